@@ -1,0 +1,75 @@
+"""Calendar events (E-n) of the network and of the départements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.ids import ReadableId
+from storage.models import Event
+from storage.repositories.base import Repository
+from storage.repositories.counters import CounterRepository
+
+EVENT_SCOPES: tuple[str, ...] = ("network", "department")
+
+
+def new_uid() -> str:
+    """An iCal UID for an event created here; the domain part tells calendar apps whose it is."""
+    return f"{uuid.uuid4()}@odpe-bot"
+
+
+class EventRepository(Repository):
+    def __init__(self, session: AsyncSession, counters: CounterRepository) -> None:
+        super().__init__(session)
+        self.counters = counters
+
+    async def create(
+        self,
+        *,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime | None = None,
+        all_day: bool = False,
+        location: str | None = None,
+        url: str | None = None,
+        description: str | None = None,
+        scope: str = "network",
+        department: str | None = None,
+        created_by_id: int | None = None,
+        source_url: str | None = None,
+        uid: str | None = None,
+    ) -> Event:
+        """A new event numbered E-n; `uid` is given for imported events, generated otherwise."""
+        if scope not in EVENT_SCOPES:
+            raise ValueError(f"unknown event scope {scope!r}")
+        if scope == "department" and not department:
+            raise ValueError("a department event needs its department")
+        event = Event(
+            number=await self.counters.next("event"),
+            uid=uid or new_uid(),
+            title=title,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            all_day=all_day,
+            location=location,
+            url=url,
+            description=description,
+            scope=scope,
+            department=department,
+            created_by_id=created_by_id,
+            source_url=source_url,
+        )
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def get(self, readable_id: ReadableId) -> Event | None:
+        if readable_id.prefix != "E":
+            raise ValueError(f"{readable_id} is not an event")
+        return await self.session.scalar(select(Event).where(Event.number == readable_id.number))
+
+    async def by_uid(self, uid: str) -> Event | None:
+        return await self.session.scalar(select(Event).where(Event.uid == uid))

@@ -1,0 +1,26 @@
+"""Small pieces of bot state stored as JSON under a key (sync tokens, last digest date…)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import KeyValue, utcnow
+from storage.repositories.base import Repository
+
+
+class KeyValueRepository(Repository):
+    async def get(self, key: str, default: Any = None) -> Any:
+        # The column, not the entity: a KeyValue in the identity map may predate an upsert by `set`.
+        row = (await self.session.execute(select(KeyValue.value).where(KeyValue.key == key))).first()
+        return default if row is None else row[0]
+
+    async def set(self, key: str, value: Any) -> None:
+        now = utcnow()
+        statement = (
+            self.insert(KeyValue)
+            .values(key=key, value=value, updated_at=now)
+            .on_conflict_do_update(index_elements=[KeyValue.key], set_={"value": value, "updated_at": now})
+        )
+        await self.session.execute(statement)
