@@ -1,0 +1,60 @@
+"""The bot's wiring: configuration, database, commands, router, metrics and health, shared by every integration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import commands
+from bot.config import Config
+from bot.metrics import Metrics
+from bot.ratelimit import RateLimiter
+from bot.registry import Registry
+from bot.router import Router
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], Awaitable[None]]
+HEALTH_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    parts: dict[str, dict[str, Any]]
+
+
+class App:
+    def __init__(self, config: Config, registry: Registry | None = None, db: Database | None = None) -> None:
+        self.config = config
+        self.db = db or Database(config.database.url)
+        self.registry = registry or commands.load()
+        self.metrics = Metrics()
+        self.limiter = RateLimiter(config.rate_limit.per_minute, config.rate_limit.burst)
+        self.router = Router(config, self.db, self.registry, self.metrics, self.limiter)
+        self.started = time.monotonic()
+        # Integrations add their own (e.g. "matrix": age of the last sync).
+        self.health_checks: dict[str, HealthCheck] = {"database": self.db.ping}
+
+    async def migrate(self) -> None:
+        await migrate.upgrade(self.config.database.url)
+
+    async def health(self) -> Health:
+        parts: dict[str, dict[str, Any]] = {}
+        for name, probe in self.health_checks.items():
+            try:
+                await asyncio.wait_for(probe(), HEALTH_TIMEOUT)
+            except Exception as exc:  # a health probe reports failures, it never raises
+                parts[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            else:
+                parts[name] = {"ok": True}
+        return Health(all(p["ok"] for p in parts.values()), parts)
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,231 @@
+"""From a Message to Replies: parse, find the command, check who and where, run it, never let it crash the bot."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.config import Config
+from bot.context import Context
+from bot.errors import Forbidden, UserError
+from bot.i18n import _, language
+from bot.messages import Message, Reply
+from bot.metrics import Metrics
+from bot.parsing import CommandLine, QuoteError, parse_command
+from bot.people_cache import PeopleCache
+from bot.permissions import Denial, check, roles_of, sender_allowed
+from bot.ratelimit import RateLimiter
+from bot.registry import ArgumentError, Command, Registry, Role, Where
+from bot.rich import Span, code, fill
+from storage.db import Database
+from storage.models import Person
+from storage.repositories import Repos
+
+log = logging.getLogger(__name__)
+
+
+def help_line(command: Command, prefix: str) -> list[Span]:
+    return [code(command.usage(prefix)), Span(" — " + str(command.help))]
+
+
+class Router:
+    def __init__(
+        self, config: Config, db: Database, registry: Registry, metrics: Metrics, limiter: RateLimiter
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.registry = registry
+        self.metrics = metrics
+        self.limiter = limiter
+        self.people = PeopleCache()
+
+    @property
+    def prefix(self) -> str:
+        return self.config.command_prefix
+
+    def _command_line(self, message: Message) -> CommandLine | None:
+        line = parse_command(message.text, self.prefix)
+        if line is None and message.is_direct:
+            # In a DM people often forget the prefix: "aide" works there too.
+            line = parse_command(self.prefix + message.text.strip(), self.prefix)
+            if line is not None and self.registry.find(line.name) is None:
+                return None
+        return line
+
+    async def handle(self, message: Message) -> list[Reply]:
+        """Every reply to `message`, in the sender's language. Never raises for a command's failure."""
+        self.metrics.messages.labels(message.platform).inc()
+        if not sender_allowed(message, self.config):
+            log.info("refused a message from %s (server not allowed)", message.sender)
+            return []
+        try:
+            line = self._command_line(message)
+        except QuoteError as exc:
+            line = None
+            quote_error: QuoteError | None = exc
+        else:
+            quote_error = None
+        if line is None and quote_error is None and not message.is_direct:
+            return []  # chatter in a shared room is none of the bot's business
+        user_key = f"{message.platform}:{message.sender}"
+        wait = self.limiter.take(user_key)
+        async with self.db.session() as session:
+            repo = Repos(session)
+            if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
+                return []  # already answered (a repeated sync, a redelivery)
+            person = await self._person(repo, message, user_key)
+            with language(person.language or self.config.language):
+                if wait:
+                    self.metrics.commands.labels("-", "rate_limited").inc()
+                    return [self._rate_limited(wait)] if self.limiter.should_warn(user_key) else []
+                if quote_error is not None:
+                    opener = quote_error.opener
+                    return [Reply.error(_("Un guillemet {q} est ouvert mais jamais fermé.").format(q=opener))]
+                if line is None:
+                    return [self._not_a_command()]
+                replies, clean = await self._run(line, message, person, repo)
+        # Only a committed person is worth keeping: a rolled-back one has lost its loaded state.
+        if clean:
+            self.people.put(user_key, person)
+        else:
+            self.people.drop(user_key)
+        return replies
+
+    async def _person(self, repo: Repos, message: Message, key: str) -> Person:
+        cached = self.people.get(key)
+        if cached is not None and cached.display_name == message.sender_name:
+            return await repo.session.merge(cached, load=False)
+        return await repo.people.get_or_create(message.platform, message.sender, message.sender_name)
+
+    async def _run(self, line: CommandLine, message: Message, person: Person, repo: Repos) -> tuple[list[Reply], bool]:
+        """The command's replies, and whether its transaction is intact (False after a rollback)."""
+        command = self.registry.find(line.name)
+        if command is None:
+            self.metrics.commands.labels("-", "unknown").inc()
+            return [self._unknown(line.name)], True
+        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
+        denial = check(command, roles, message.room_kind)
+        if denial is not None:
+            self.metrics.commands.labels(command.name, "denied").inc()
+            return [self._denied(command, denial)], True
+        try:
+            arguments = command.bind(line.args, line.text_from)
+        except ArgumentError as exc:
+            self.metrics.commands.labels(command.name, "usage").inc()
+            return [self._usage(command, exc)], True
+        ctx = Context(
+            message=message,
+            person=person,
+            repo=repo,
+            config=self.config,
+            registry=self.registry,
+            roles=roles,
+            language=person.language or self.config.language,
+            now=datetime.now(UTC),
+            words=line.args,
+        )
+        started = time.perf_counter()
+        try:
+            result = await command.handler(ctx, **arguments)
+        except Forbidden as exc:
+            outcome, replies = "denied", [self._forbidden(command, Role(exc.role))]
+        except UserError as exc:
+            outcome, replies = "usage", [Reply.error(exc.message, help_line(command, self.prefix))]
+        except Exception:
+            reference = secrets.token_hex(3).upper()
+            log.exception("command %s from %s failed [ref %s]", command.name, message.sender, reference)
+            outcome, replies = "error", [self._internal_error(reference)]
+        else:
+            self.metrics.commands.labels(command.name, "ok").inc()
+            return _as_list(result), True
+        finally:
+            self.metrics.latency.labels(command.name).observe(time.perf_counter() - started)
+        await self._undo(repo, message)
+        self.metrics.commands.labels(command.name, outcome).inc()
+        return replies, False
+
+    async def _undo(self, repo: Repos, message: Message) -> None:
+        """Drop what a failed command half-wrote, but keep the event marked so it is not replayed."""
+        await repo.session.rollback()
+        if message.dedupe:
+            await repo.processed.mark(message.platform, message.event_id)
+
+    def _rate_limited(self, wait: float) -> Reply:
+        return Reply.error(
+            _("Vous envoyez beaucoup de commandes à la suite : patientez {s} secondes, puis réessayez.").format(
+                s=max(1, round(wait))
+            )
+        )
+
+    def _not_a_command(self) -> Reply:
+        sentence = _(
+            "Je n'ai pas compris ce message. Les commandes commencent par « {p} » : tapez {cmd} pour la liste."
+        )
+        return Reply.text(fill(str(sentence), p=self.prefix, cmd=code(f"{self.prefix}aide")))
+
+    def _unknown(self, word: str) -> Reply:
+        first = _("Je ne connais pas la commande « {name} ».").format(name=word)
+        nearest = self.registry.suggest(word)
+        if not nearest:
+            hint = fill(str(_("Tapez {cmd} pour la liste des commandes.")), cmd=code(f"{self.prefix}aide"))
+            return Reply.error(first, hint)
+        command = nearest[0]
+        return Reply.error(
+            first,
+            fill(str(_("Vouliez-vous dire {cmd} ?")), cmd=code(f"{self.prefix}{command.name}")),
+            help_line(command, self.prefix),
+        )
+
+    def _forbidden(self, command: Command, role: Role) -> Reply:
+        sentence = (
+            _("Cette action de {cmd} est réservée aux administrateurs du bot.")
+            if role is Role.ADMIN
+            else _("Cette action de {cmd} est réservée aux relecteurs de l'ONPE.")
+        )
+        return Reply.error(sentence.format(cmd=f"{self.prefix}{command.name}"), help_line(command, self.prefix))
+
+    def _denied(self, command: Command, denial: Denial) -> Reply:
+        shown = f"{self.prefix}{command.name}"
+        if denial is Denial.ROLE:
+            sentence = (
+                _("La commande {cmd} est réservée aux administrateurs du bot.")
+                if command.role is Role.ADMIN
+                else _("La commande {cmd} est réservée aux relecteurs de l'ONPE.")
+            )
+        elif command.where is Where.REVIEW_ROOM:
+            sentence = _("La commande {cmd} ne s'utilise que dans le salon de revue de l'ONPE.")
+        else:
+            sentence = _("La commande {cmd} ne s'utilise qu'en message direct avec le bot.")
+        return Reply.error(sentence.format(cmd=shown), help_line(command, self.prefix))
+
+    def _usage(self, command: Command, error: ArgumentError) -> Reply:
+        shown = f"{self.prefix}{command.name}"
+        if error.missing is not None:
+            sentence = _("Il manque « {arg} » ({what}) pour {cmd}.").format(
+                arg=error.missing.name, what=str(error.missing.help), cmd=shown
+            )
+        else:
+            sentence = _(
+                "Trop d'arguments pour {cmd} : « {extra} ». Mettez un texte de plusieurs mots entre guillemets."
+            ).format(cmd=shown, extra=" ".join(error.extra))
+        return Reply.error(sentence, [Span(str(_("Utilisation : "))), *help_line(command, self.prefix)])
+
+    def _internal_error(self, reference: str) -> Reply:
+        return Reply.error(
+            _(
+                "Désolé, une erreur interne est survenue (référence {ref}). Réessayez dans un instant ; "
+                "si cela se reproduit, transmettez cette référence à l'équipe du bot."
+            ).format(ref=reference)
+        )
+
+
+def _as_list(result: Reply | Sequence[Reply] | None) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, Reply):
+        return [result]
+    return list(result)
+
