@@ -1,0 +1,25 @@
+"""Shared fixtures: the database fixtures (SQLite and PostgreSQL) and a bot wired on a migrated database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.config import Config
+from storage.db import Database
+
+pytest_plugins = ["tests.db_fixtures"]
+
+
+@pytest.fixture
+async def app(migrated_db: Database, tmp_path: Path) -> App:
+    """The bot as shipped (all commands), on a migrated database; @admin and @onpe have their console roles."""
+    config = Config(
+        database={"url": migrated_db.url.render_as_string(hide_password=False)},
+        files={"dir": str(tmp_path / "files")},
+        roles={"admins": ["@admin:console"], "reviewers": ["@onpe:console"]},
+        rate_limit={"per_minute": 0},
+    )
+    return App(config, db=migrated_db)
