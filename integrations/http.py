@@ -1,0 +1,63 @@
+"""The bot's HTTP server (aiohttp): health and metrics; other parts (feeds, Slack) add their routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from bot.app import App
+
+log = logging.getLogger(__name__)
+
+APP_KEY: web.AppKey[App] = web.AppKey("odpe_app", App)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    health = await app.health()
+    body = {
+        "status": "ok" if health.healthy else "unhealthy",
+        "uptime_seconds": round(time.monotonic() - app.started, 1),
+        "checks": health.parts,
+    }
+    if not health.healthy:
+        body["failing"] = [name for name, part in health.parts.items() if not part["ok"]]
+    return web.json_response(body, status=200 if health.healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    payload, content_type = request.app[APP_KEY].metrics.render()
+    response = web.Response(body=payload)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def make_web_app(app: App) -> web.Application:
+    web_app = web.Application()
+    web_app[APP_KEY] = app
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+    return web_app
+
+
+class HttpServer:
+    def __init__(self, app: App, web_app: web.Application | None = None) -> None:
+        self.app = app
+        self.web_app = web_app or make_web_app(app)
+        self.runner = web.AppRunner(self.web_app, access_log=None)
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        config = self.app.config.http
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, config.host, config.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else config.port
+        log.info("HTTP server listening on http://%s:%s", config.host, self.port)
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()

@@ -1,0 +1,67 @@
+"""The console: the whole bot in a terminal, as a new user first meets it."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.app import App
+from integrations.console import Console
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def run(app: App, *lines: str) -> str:
+    out = io.StringIO()
+    await Console(app, out=out).run_lines(lines)
+    return out.getvalue()
+
+
+def test_piped_console_answers_in_french_on_a_fresh_directory(tmp_path: Path) -> None:
+    """The README's demo: help, the Allier contact, and a did-you-mean, from an empty folder."""
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODPE_BOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "integrations.cli", "console"],
+        input="!aide\n!annuaire allier\n!aidee\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Commandes d'odpe-bot" in out
+    assert "Mme Blandine AATAR" in out and "aatar.b@allier.fr" in out
+    assert "Vouliez-vous dire `!aide` ?" in out
+    assert (tmp_path / "data" / "odpe-bot.db").exists()
+    assert "\033[" not in out  # plain text when not a terminal
+
+
+async def test_as_and_room_change_who_speaks_and_where(app: App) -> None:
+    out = await run(app, "/as onpe", "/room revue", "!profil")
+    assert "Vous parlez maintenant en tant que onpe (@onpe:console)." in out
+    assert "Vous êtes dans le salon « revue » (salon de revue de l'ONPE)." in out
+    assert "relecteur ONPE" in out
+
+
+async def test_a_room_other_than_the_three_is_a_shared_room_where_chatter_is_ignored(app: App) -> None:
+    out = await run(app, "/room cafe", "bonjour tout le monde", "!aide")
+    assert "salon partagé" in out
+    assert "bonjour" not in out.split("salon partagé", 1)[1].split("Commandes", 1)[0]
+    assert "Commandes d'odpe-bot" in out
+
+
+async def test_console_help_and_unknown_console_command(app: App) -> None:
+    out = await run(app, "/help", "/voler")
+    assert "/as NOM" in out and "/room NOM" in out
+    assert "Commande de console inconnue : « /voler »." in out
+
+
+async def test_quit_stops_reading(app: App) -> None:
+    out = await run(app, "/quit", "!aide")
+    assert "Commandes" not in out
