@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "ODPE_BOT_"
@@ -252,7 +253,7 @@ def mask_url(url: str) -> str:
     return re.sub(r"^([^:]+://[^:/@]*:)([^@]*)@", r"\1***@", url)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(part) for part in error["loc"]) or "(root)"
     message = error["msg"]
     if error["type"] == "extra_forbidden":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -17,7 +18,7 @@ APP_KEY: web.AppKey[App] = web.AppKey("odpe_app", App)
 async def healthz(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     health = await app.health()
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if health.healthy else "unhealthy",
         "uptime_seconds": round(time.monotonic() - app.started, 1),
         "checks": health.parts,

@@ -23,3 +23,13 @@ async def app(migrated_db: Database, tmp_path: Path) -> App:
         rate_limit={"per_minute": 0},
     )
     return App(config, db=migrated_db)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    import os
+
+    from tests.db_fixtures import POSTGRESQL_URL_VARIABLE
+
+    if os.environ.get(POSTGRESQL_URL_VARIABLE):
+        return f"database tests: SQLite and PostgreSQL ({POSTGRESQL_URL_VARIABLE} is set)"
+    return f"database tests: SQLite only (set {POSTGRESQL_URL_VARIABLE} to run them on PostgreSQL too)"
