@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -88,8 +87,7 @@ async def run(config: Config, migrate_first: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop.set)
     log.info("odpe-bot is running (database %s)", config.database.masked_url())
     try:
         await stop.wait()
