@@ -12,6 +12,7 @@ from typing import Any
 import commands
 from bot.config import Config
 from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.ratelimit import RateLimiter
 from bot.registry import Registry
 from bot.router import Router
@@ -20,7 +21,8 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-HealthCheck = Callable[[], Awaitable[None]]
+# A probe raises when its part is unwell; it may return details worth showing (e.g. the age of a sync).
+HealthCheck = Callable[[], Awaitable[dict[str, Any] | None]]
 HEALTH_TIMEOUT = 5.0
 
 
@@ -38,6 +40,7 @@ class App:
         self.metrics = Metrics()
         self.limiter = RateLimiter(config.rate_limit.per_minute, config.rate_limit.burst)
         self.router = Router(config, self.db, self.registry, self.metrics, self.limiter)
+        self.outbox = Outbox(self.db)
         self.started = time.monotonic()
         # Integrations add their own (e.g. "matrix": age of the last sync).
         self.health_checks: dict[str, HealthCheck] = {"database": self.db.ping}
@@ -49,11 +52,11 @@ class App:
         parts: dict[str, dict[str, Any]] = {}
         for name, probe in self.health_checks.items():
             try:
-                await asyncio.wait_for(probe(), HEALTH_TIMEOUT)
+                details = await asyncio.wait_for(probe(), HEALTH_TIMEOUT)
             except Exception as exc:  # a health probe reports failures, it never raises
                 parts[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
             else:
-                parts[name] = {"ok": True}
+                parts[name] = {"ok": True, **(details or {})}
         return Health(all(p["ok"] for p in parts.values()), parts)
 
     async def close(self) -> None:

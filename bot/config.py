@@ -94,6 +94,9 @@ class MatrixConfig(Section):
             raise ValueError("matrix is enabled: set password, or access_token and device_id")
         if self.access_token is not None and not self.device_id:
             raise ValueError("access_token needs device_id")
+        if self.enabled and self.encryption and self.pickle_key is None:
+            # nio's default key would leave the encryption store readable by anyone who copies it.
+            raise ValueError("encryption is on: set pickle_key (e.g. ODPE_BOT_MATRIX__PICKLE_KEY) to protect the keys")
         return self
 
 

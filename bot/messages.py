@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NewType
+from typing import Any, NewType
 
 from bot.rich import Block, Doc, Para, Span
 
@@ -66,6 +67,29 @@ class Tone(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """What a message of the bot asks for, so that a reaction to it (✅ ❌ ❓ ✋) can be acted upon, even
+    after a restart: integrations store it with the message they sent."""
+
+    kind: str  # which action handler answers, e.g. "review"
+    subject: str  # what it is about, e.g. "D-12"
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A person reacted to one of the bot's messages that carried a prompt."""
+
+    platform: Platform
+    event_id: EventId
+    room_id: RoomId
+    room_kind: RoomKind
+    sender: UserId
+    sender_name: str
+    key: str
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the bot says back. Text is a structured document: integrations render it (escaped) as they need."""
 
@@ -73,6 +97,34 @@ class Reply:
     tone: Tone = Tone.INFO
     file: Attachment | None = None
     thread_id: EventId | None = None
+    prompt: Prompt | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form for the outbox (a file travels base64-encoded)."""
+        data: dict[str, Any] = {"body": self.body.to_json(), "tone": self.tone.value}
+        if self.file is not None:
+            data["file"] = {
+                "name": self.file.name,
+                "mime": self.file.mime,
+                "data": base64.b64encode(self.file.data).decode(),
+            }
+        if self.thread_id is not None:
+            data["thread_id"] = self.thread_id
+        if self.prompt is not None:
+            data["prompt"] = {"kind": self.prompt.kind, "subject": self.prompt.subject}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        file = data.get("file")
+        prompt = data.get("prompt")
+        return cls(
+            body=Doc.from_json(data["body"]),
+            tone=Tone(data.get("tone", "info")),
+            file=Attachment(file["name"], file["mime"], base64.b64decode(file["data"])) if file else None,
+            thread_id=EventId(data["thread_id"]) if data.get("thread_id") else None,
+            prompt=Prompt(prompt["kind"], prompt["subject"]) if prompt else None,
+        )
 
     @classmethod
     def text(cls, *paragraphs: str | Sequence[Span]) -> Reply:

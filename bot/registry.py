@@ -96,7 +96,18 @@ class ArgumentError(Exception):
 @dataclass
 class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
+    # Handlers of reactions to the bot's prompts, by prompt kind (e.g. "review" for ✅ ❌ ❓ ✋).
+    reactions: dict[str, Handler] = field(default_factory=dict)
     _names: dict[str, Command] = field(default_factory=dict)
+
+    def on_reaction(self, kind: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if kind in self.reactions:
+                raise ValueError(f"reactions to '{kind}' prompts have a handler already")
+            self.reactions[kind] = handler
+            return handler
+
+        return register
 
     def add(self, cmd: Command) -> Command:
         for name in (cmd.name, *cmd.aliases):

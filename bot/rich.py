@@ -6,9 +6,9 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-Style = Literal["plain", "bold", "italic", "code"]
+Style = Literal["plain", "bold", "italic", "code", "mention"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class Span:
     text: str
     style: Style = "plain"
     href: str | None = None
+    user: str | None = None  # for a mention: the platform id of the person named (integrations make it a pill)
 
     def plain(self) -> str:
         return f"`{self.text}`" if self.style == "code" else self.text
@@ -28,8 +29,9 @@ class Span:
             inner = f"<em>{inner}</em>"
         elif self.style == "code":
             inner = f"<code>{inner}</code>"
-        if self.href:
-            inner = f'<a href="{html.escape(self.href, quote=True)}">{inner}</a>'
+        href = self.href or (f"https://matrix.to/#/{self.user}" if self.user else None)
+        if href:
+            inner = f'<a href="{html.escape(href, quote=True)}">{inner}</a>'
         return inner
 
 
@@ -43,6 +45,10 @@ def code(text: str) -> Span:
 
 def italic(text: str) -> Span:
     return Span(text, "italic")
+
+
+def mention(user: str, name: str) -> Span:
+    return Span(name, "mention", user=user)
 
 
 def _spans(content: str | Span | Sequence[str | Span]) -> tuple[Span, ...]:
@@ -141,6 +147,21 @@ class Doc:
     def html(self) -> str:
         return "".join(b.html() for b in self.blocks)
 
+    def mentions(self) -> list[str]:
+        found: list[str] = []
+        for block in self.blocks:
+            for spans in _block_spans(block):
+                found.extend(s.user for s in spans if s.user and s.user not in found)
+        return found
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """A JSON form, so that a reply can wait in the outbox and be rendered when it is sent."""
+        return [_block_json(b) for b in self.blocks]
+
+    @classmethod
+    def from_json(cls, data: list[dict[str, Any]]) -> Doc:
+        return cls(tuple(_block_from_json(b) for b in data))
+
     def __add__(self, other: Doc) -> Doc:
         return Doc(self.blocks + other.blocks)
 
@@ -161,3 +182,39 @@ def fill(template: str, **values: str | Span) -> list[Span]:
     if position < len(template):
         spans.append(Span(template[position:]))
     return spans
+
+
+def _block_spans(block: Block) -> list[tuple[Span, ...]]:
+    if isinstance(block, (Para, Heading)):
+        return [block.spans]
+    if isinstance(block, Bullets):
+        return list(block.items)
+    return [value for _label, value in block.rows]
+
+
+def _spans_json(spans: Sequence[Span]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in vars(s).items() if v is not None} for s in spans]
+
+
+def _spans_from_json(data: list[dict[str, Any]]) -> tuple[Span, ...]:
+    return tuple(Span(**item) for item in data)
+
+
+def _block_json(block: Block) -> dict[str, Any]:
+    if isinstance(block, Para):
+        return {"para": _spans_json(block.spans)}
+    if isinstance(block, Heading):
+        return {"heading": _spans_json(block.spans)}
+    if isinstance(block, Bullets):
+        return {"bullets": [_spans_json(item) for item in block.items]}
+    return {"fields": [[label, _spans_json(value)] for label, value in block.rows]}
+
+
+def _block_from_json(data: dict[str, Any]) -> Block:
+    if "para" in data:
+        return Para(_spans_from_json(data["para"]))
+    if "heading" in data:
+        return Heading(_spans_from_json(data["heading"]))
+    if "bullets" in data:
+        return Bullets(tuple(_spans_from_json(item) for item in data["bullets"]))
+    return Fields(tuple((label, _spans_from_json(value)) for label, value in data["fields"]))

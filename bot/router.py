@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import Config
 from bot.context import Context
 from bot.errors import Forbidden, UserError
 from bot.i18n import _, language
-from bot.messages import Message, Reply
+from bot.messages import Message, Reaction, Reply
 from bot.metrics import Metrics
 from bot.parsing import CommandLine, QuoteError, parse_command
 from bot.people_cache import PeopleCache
@@ -116,7 +116,44 @@ class Router:
         except ArgumentError as exc:
             self.metrics.commands.labels(command.name, "usage").inc()
             return [self._usage(command, exc)], True
-        ctx = Context(
+        ctx = self._context(message, person, repo, roles, line.args)
+        return await self._invoke(
+            command.name, ctx, lambda: command.handler(ctx, **arguments), command=command
+        )
+
+    async def handle_reaction(self, reaction: Reaction) -> list[Reply]:
+        """A reaction to one of the bot's prompts, handed to the handler of that kind of prompt."""
+        handler = self.registry.reactions.get(reaction.prompt.kind)
+        message = Message(
+            platform=reaction.platform,
+            event_id=reaction.event_id,
+            room_id=reaction.room_id,
+            room_kind=reaction.room_kind,
+            sender=reaction.sender,
+            sender_name=reaction.sender_name,
+            text=reaction.key,
+        )
+        if handler is None or not sender_allowed(message, self.config):
+            return []
+        user_key = f"{message.platform}:{message.sender}"
+        async with self.db.session() as session:
+            repo = Repos(session)
+            if not await repo.processed.mark(message.platform, message.event_id):
+                return []
+            person = await self._person(repo, message, user_key)
+            with language(person.language or self.config.language):
+                roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
+                ctx = self._context(message, person, repo, roles, ())
+                name = f"reaction:{reaction.prompt.kind}"
+                replies, clean = await self._invoke(name, ctx, lambda: handler(ctx, reaction))
+        if not clean:
+            self.people.drop(user_key)
+        return replies
+
+    def _context(
+        self, message: Message, person: Person, repo: Repos, roles: frozenset[Role], words: tuple[str, ...]
+    ) -> Context:
+        return Context(
             message=message,
             person=person,
             repo=repo,
@@ -125,26 +162,36 @@ class Router:
             roles=roles,
             language=person.language or self.config.language,
             now=datetime.now(UTC),
-            words=line.args,
+            words=words,
         )
+
+    async def _invoke(
+        self,
+        name: str,
+        ctx: Context,
+        call: Callable[[], Awaitable[Reply | Sequence[Reply] | None]],
+        command: Command | None = None,
+    ) -> tuple[list[Reply], bool]:
+        """Run a handler in isolation: its failure becomes one sentence, is logged, and its writes are undone."""
         started = time.perf_counter()
+        hint = [help_line(command, self.prefix)] if command else []
         try:
-            result = await command.handler(ctx, **arguments)
+            result = await call()
         except Forbidden as exc:
             outcome, replies = "denied", [self._forbidden(command, Role(exc.role))]
         except UserError as exc:
-            outcome, replies = "usage", [Reply.error(exc.message, help_line(command, self.prefix))]
+            outcome, replies = "usage", [Reply.error(exc.message, *hint)]
         except Exception:
             reference = secrets.token_hex(3).upper()
-            log.exception("command %s from %s failed [ref %s]", command.name, message.sender, reference)
+            log.exception("%s from %s failed [ref %s]", name, ctx.message.sender, reference)
             outcome, replies = "error", [self._internal_error(reference)]
         else:
-            self.metrics.commands.labels(command.name, "ok").inc()
+            self.metrics.commands.labels(name, "ok").inc()
             return _as_list(result), True
         finally:
-            self.metrics.latency.labels(command.name).observe(time.perf_counter() - started)
-        await self._undo(repo, message)
-        self.metrics.commands.labels(command.name, outcome).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        await self._undo(ctx.repo, ctx.message)
+        self.metrics.commands.labels(name, outcome).inc()
         return replies, False
 
     async def _undo(self, repo: Repos, message: Message) -> None:
@@ -179,7 +226,14 @@ class Router:
             help_line(command, self.prefix),
         )
 
-    def _forbidden(self, command: Command, role: Role) -> Reply:
+    def _forbidden(self, command: Command | None, role: Role) -> Reply:
+        if command is None:
+            sentence = (
+                _("Cette action est réservée aux administrateurs du bot.")
+                if role is Role.ADMIN
+                else _("Cette action est réservée aux relecteurs de l'ONPE.")
+            )
+            return Reply.error(str(sentence))
         sentence = (
             _("Cette action de {cmd} est réservée aux administrateurs du bot.")
             if role is Role.ADMIN

@@ -21,8 +21,8 @@ from storage.repositories import Repos
 
 log = logging.getLogger("odpe-bot")
 
-# Integrations that later versions add; enabling one that is not here is a configuration error.
-AVAILABLE_PLATFORMS: tuple[str, ...] = ()
+# Integrations of this version; enabling one that is not here is a configuration error.
+AVAILABLE_PLATFORMS: tuple[str, ...] = ("matrix",)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -84,7 +84,15 @@ async def run(config: Config, migrate_first: bool) -> int:
     server = HttpServer(app) if config.http.enabled else None
     if server:
         await server.start()
+    platforms = []
+    if config.matrix.enabled:
+        from integrations.matrix import MatrixIntegration
+
+        platforms.append(MatrixIntegration(app))
+    for platform in platforms:
+        await platform.start()
     stop = asyncio.Event()
+    outbox = asyncio.create_task(app.outbox.run(stop), name="outbox")
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -93,6 +101,9 @@ async def run(config: Config, migrate_first: bool) -> int:
         await stop.wait()
     finally:
         log.info("stopping")
+        await outbox
+        for platform in platforms:
+            await platform.stop()
         scheduler.shutdown(wait=False)
         if server:
             await server.stop()

@@ -10,7 +10,7 @@ from bot.app import App
 from bot.config import Config
 from storage.db import Database
 
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.synapse"]
 
 
 @pytest.fixture

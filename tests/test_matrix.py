@@ -1,0 +1,289 @@
+"""The bot on a real Synapse, as referents and ONPE staff meet it from their Matrix clients."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from nio import UploadResponse
+
+from bot.context import Context
+from bot.i18n import _
+from bot.messages import Message, Prompt, Reaction, Reply
+from bot.registry import Registry
+from bot.router import Router
+from integrations.matrix.cross_signing import verify_device_chain
+from tests.matrix_people import (
+    BotSetup,
+    Person,
+    decrypted,
+    eventually,
+    keys_query,
+    registry_with,
+    send_raw,
+    stop,
+)
+from tests.synapse import Synapse
+
+
+@pytest.fixture
+async def setup(synapse: Synapse, tmp_path: Path) -> BotSetup:
+    user = await synapse.register(synapse.unique("odpe-bot"))
+    return BotSetup(synapse, user, tmp_path, f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+
+
+@pytest.fixture
+async def marie(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
+    person = await Person.login(synapse, await synapse.register(synapse.unique("marie")), tmp_path / "marie")
+    yield person
+    await person.close()
+
+
+@pytest.fixture
+async def running(setup: BotSetup) -> AsyncIterator[BotSetup]:
+    app, bot = await setup.start()
+    setup.overrides["_running"] = (app, bot)
+    yield setup
+    await stop(app, bot)
+
+
+def bot_id(setup: BotSetup) -> str:
+    return setup.user.user_id
+
+
+async def test_a_referents_dm_gets_aide_answered(running: BotSetup, marie: Person) -> None:
+    room = await marie.dm(bot_id(running), encrypted=False)
+    await marie.say(room, "!aide")
+    [reply] = await marie.wait_for(bot_id(running), room)
+    assert reply.content["msgtype"] == "m.notice"
+    assert "Commandes d'odpe-bot" in reply.body
+    assert "<code>!annuaire &lt;departement…&gt;</code>" in reply.content["formatted_body"]
+
+
+async def test_an_encrypted_dm_works_both_ways(running: BotSetup, marie: Person) -> None:
+    room = await marie.dm(bot_id(running), encrypted=True)
+    await marie.say(room, "!annuaire allier")
+    [reply] = await marie.wait_for(bot_id(running), room)
+    assert decrypted(reply), "the bot's answer in an encrypted DM must be readable by the person"
+    assert reply.event.source["type"] == "m.room.message"  # after decryption
+    assert "Mme Blandine AATAR" in reply.body
+
+
+async def test_user_text_is_escaped_in_the_formatted_body(running: BotSetup, marie: Person) -> None:
+    room = await marie.dm(bot_id(running), encrypted=False)
+    await marie.say(room, "!annuaire <b>x</b>")
+    [reply] = await marie.wait_for(bot_id(running), room)
+    assert "<b>x</b>" not in reply.content["formatted_body"]
+    assert "&lt;b&gt;x&lt;/b&gt;" in reply.content["formatted_body"]
+
+
+async def test_an_invite_from_a_server_not_allowed_is_refused(setup: BotSetup, marie: Person) -> None:
+    setup.overrides["matrix"] = {"allowed_servers": ["ailleurs.example"]}
+    app, bot = await setup.start()
+    try:
+        room = await marie.room(invite=[bot_id(setup)])
+
+        async def bot_left() -> bool:
+            async with httpx.AsyncClient(base_url=setup.synapse.url) as http:
+                response = await http.get(
+                    f"/_matrix/client/v3/rooms/{room}/members",
+                    headers={"Authorization": f"Bearer {marie.client.access_token}"},
+                )
+            memberships = {e["state_key"]: e["content"]["membership"] for e in response.json()["chunk"]}
+            return memberships.get(bot_id(setup)) == "leave"
+
+        await eventually(bot_left)
+    finally:
+        await stop(app, bot)
+
+
+async def test_chatter_in_a_shared_room_gets_no_answer(
+    running: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path
+) -> None:
+    paul = await Person.login(synapse, await synapse.register(synapse.unique("paul")), tmp_path / "paul")
+    try:
+        room = await marie.room(invite=[bot_id(running), paul.user_id])
+        await paul.join(room)
+        await marie.wait_for_member(room, bot_id(running))
+        await marie.say(room, "bonjour à tous")
+        await marie.say(room, "aide")  # a command word without the prefix, in a shared room: chatter
+        asking = await marie.say(room, "!aide")
+        [reply] = await marie.wait_for(bot_id(running), room)  # the first and only message is the answer
+        assert "Commandes d'odpe-bot" in reply.body
+        assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
+    finally:
+        await paul.close()
+
+
+async def test_a_message_sent_while_the_bot_was_down_is_answered_once(setup: BotSetup, marie: Person) -> None:
+    app, bot = await setup.start()
+    room = await marie.dm(bot_id(setup), encrypted=True)
+    await marie.say(room, "!aide")
+    await marie.wait_for(bot_id(setup), room, count=1)
+    await stop(app, bot)
+
+    await marie.say(room, "!profil")  # while the bot is down
+    app, bot = await setup.start()
+    try:
+        replies = await marie.wait_for(bot_id(setup), room, count=2)
+        assert "Votre profil" in replies[1].body
+        await asyncio.sleep(3)  # time for a wrong second answer to show up
+        await marie.sync(0)
+        bodies = [s.body for s in marie.from_bot(bot_id(setup), room)]
+        assert len(bodies) == 2, bodies
+    finally:
+        await stop(app, bot)
+
+
+def failing_command(registry: Registry) -> None:
+    @registry.command("panne", help=_("Échoue"), family="test")
+    async def broken(ctx: Context) -> Reply:
+        raise RuntimeError("boom")
+
+
+async def test_a_handler_that_raises_does_not_stop_the_sync(setup: BotSetup, marie: Person) -> None:
+    app, bot = await setup.start(registry_with(failing_command))
+    try:
+        room = await marie.dm(bot_id(setup), encrypted=False)
+        await marie.say(room, "!panne")
+        [error] = await marie.wait_for(bot_id(setup), room)
+        assert "erreur interne" in error.body and "référence" in error.body
+        await marie.say(room, "!aide")
+        replies = await marie.wait_for(bot_id(setup), room, count=2)
+        assert "Commandes d'odpe-bot" in replies[1].body
+    finally:
+        await stop(app, bot)
+
+
+async def test_the_bots_device_is_cross_signed(running: BotSetup, marie: Person) -> None:
+    _app, bot = running.overrides["_running"]
+    response = await keys_query(running.synapse, marie.client.access_token, bot_id(running))
+    assert verify_device_chain(response, bot_id(running), bot.client.device_id)
+
+
+async def test_the_bot_reuses_its_device_across_starts(setup: BotSetup) -> None:
+    app, bot = await setup.start()
+    first = bot.client.device_id
+    await stop(app, bot)
+    app, bot = await setup.start()
+    try:
+        assert bot.client.device_id == first
+    finally:
+        await stop(app, bot)
+    stored = (setup.workdir / "matrix-store" / "credentials.json").stat()
+    assert stored.st_mode & 0o777 == 0o600
+
+
+async def test_the_bot_recovers_when_synapse_restarts(running: BotSetup, marie: Person, synapse: Synapse) -> None:
+    app, _bot = running.overrides["_running"]
+    room = await marie.dm(bot_id(running), encrypted=True)
+    await synapse.stop()
+    await asyncio.sleep(2)
+    health = await app.health()
+    await synapse.start()
+    await marie.say(room, "!aide")
+    [reply] = await marie.wait_for(bot_id(running), room, timeout=90)
+    assert "Commandes d'odpe-bot" in reply.body
+    assert (await app.health()).healthy
+    assert "matrix" in health.parts
+
+
+class RecordingRouter(Router):
+    """Keeps what reaches the core, to compare it with what was sent."""
+
+    seen: list[Message]
+
+    async def handle(self, message: Message) -> list[Reply]:
+        self.seen.append(message)
+        return await super().handle(message)
+
+
+async def test_a_file_reaches_the_core_byte_for_byte(running: BotSetup, marie: Person) -> None:
+    app, _bot = running.overrides["_running"]
+    app.router.__class__ = RecordingRouter
+    app.router.seen = []
+    room = await marie.dm(bot_id(running), encrypted=True)
+    data = os.urandom(200_000) + "é€".encode()
+    response, keys = await marie.client.upload(
+        lambda *_: data, content_type="application/pdf", filename="rapport.pdf", encrypt=True, filesize=len(data)
+    )
+    assert isinstance(response, UploadResponse)
+    await marie.say(room, "", content={
+        "msgtype": "m.file", "body": "rapport.pdf", "filename": "rapport.pdf",
+        "info": {"mimetype": "application/pdf", "size": len(data)},
+        "file": {**keys, "url": response.content_uri},
+    })
+
+    def received() -> list[Message]:
+        return [m for m in app.router.seen if m.attachments]
+
+    [message] = await eventually(received, timeout=30)
+    [attachment] = message.attachments
+    assert attachment.name == "rapport.pdf" and attachment.mime == "application/pdf"
+    assert hashlib.sha256(attachment.data).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def prompt_and_reaction(registry: Registry) -> None:
+    @registry.command("demande", help=_("Demande"), family="test")
+    async def ask(ctx: Context) -> Reply:
+        return Reply(Reply.text("Réagissez à ce message.").body, prompt=Prompt("test", "X-1"))
+
+    @registry.on_reaction("test")
+    async def reacted(ctx: Context, reaction: Reaction) -> Reply:
+        return Reply.text(f"{reaction.key} reçu de {ctx.message.sender} pour {reaction.prompt.subject}")
+
+
+async def test_a_reaction_to_the_bots_prompt_reaches_the_core_even_after_a_restart(
+    setup: BotSetup, marie: Person
+) -> None:
+    app, bot = await setup.start(registry_with(prompt_and_reaction))
+    room = await marie.dm(bot_id(setup), encrypted=True)
+    await marie.say(room, "!demande")
+    [prompt] = await marie.wait_for(bot_id(setup), room)
+    await stop(app, bot)  # the prompt's context must survive a restart
+    app, bot = await setup.start(registry_with(prompt_and_reaction))
+    try:
+        await marie.client.room_send(
+            room, "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": prompt.event.event_id, "key": "✅"}},
+        )
+        replies = await marie.wait_for(bot_id(setup), room, count=2)
+        assert replies[1].body == f"✅ reçu de {marie.user_id} pour X-1"
+    finally:
+        await stop(app, bot)
+
+
+async def test_a_message_the_bot_cannot_decrypt_gets_a_notice(running: BotSetup, marie: Person) -> None:
+    room = await marie.dm(bot_id(running), encrypted=True)
+    await send_raw(running.synapse, marie.client.access_token, room, "m.room.encrypted", {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg",
+        "device_id": marie.client.device_id,
+        "sender_key": marie.client.olm.account.identity_keys["curve25519"],
+        "session_id": "inconnue",
+    })
+    [notice] = await marie.wait_for(bot_id(running), room)
+    assert "Je n'ai pas pu déchiffrer votre message" in notice.body
+
+
+async def test_a_rate_limited_homeserver_still_gets_every_reply(strict_synapse: Synapse, tmp_path: Path) -> None:
+    user = await strict_synapse.register(strict_synapse.unique("odpe-bot"))
+    setup = BotSetup(strict_synapse, user, tmp_path, f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+    person = await Person.login(
+        strict_synapse, await strict_synapse.register(strict_synapse.unique("marie")), tmp_path / "marie"
+    )
+    app, bot = await setup.start()
+    try:
+        room = await person.dm(user.user_id, encrypted=False)
+        for n in range(5):
+            await person.say(room, f"!aide {'annuaire' if n % 2 else 'profil'}")
+        replies = await person.wait_for(user.user_id, room, count=5, timeout=120)
+        assert len(replies) == 5
+    finally:
+        await stop(app, bot)
+        await person.close()
