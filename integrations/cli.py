@@ -69,55 +69,26 @@ def check_platforms(config: Config) -> list[str]:
 
 
 async def run(config: Config, migrate_first: bool) -> int:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from integrations.http import HttpServer
+    from integrations.runtime import Runtime, enabled_platforms
 
     app = App(config)
     if migrate_first:
         await app.migrate()
     elif await migrate.pending(config.database.url):
         log.warning("the database is not at the latest migration: run `odpe-bot db upgrade`")
-    scheduler = AsyncIOScheduler(timezone=config.timezone)
-    scheduler.add_job(housekeeping, "interval", hours=6, args=[app], id="housekeeping")
-    scheduler.start()
-    server = HttpServer(app) if config.http.enabled else None
-    if server:
-        await server.start()
-    platforms = []
-    if config.matrix.enabled:
-        from integrations.matrix import MatrixIntegration
-
-        platforms.append(MatrixIntegration(app))
-    for platform in platforms:
-        await platform.start()
+    runtime = Runtime(app, enabled_platforms(app))
     stop = asyncio.Event()
-    outbox = asyncio.create_task(app.outbox.run(stop), name="outbox")
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    await runtime.start()
     log.info("odpe-bot is running (database %s)", config.database.masked_url())
     try:
         await stop.wait()
     finally:
         log.info("stopping")
-        await outbox
-        for platform in platforms:
-            await platform.stop()
-        scheduler.shutdown(wait=False)
-        if server:
-            await server.stop()
-        await app.close()
+        await runtime.stop()
     return 0
-
-
-async def housekeeping(app: App) -> None:
-    """Forget handled event ids after 30 days: platforms do not redeliver that late."""
-    from datetime import UTC, datetime, timedelta
-
-    async with app.db.session() as session:
-        pruned = await Repos(session).processed.prune(datetime.now(UTC) - timedelta(days=30))
-    log.info("housekeeping: %d processed event ids pruned", pruned)
 
 
 async def console(config: Config) -> int:

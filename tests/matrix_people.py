@@ -26,6 +26,7 @@ from bot.app import App
 from bot.config import Config
 from bot.registry import Registry
 from integrations.matrix import MatrixIntegration
+from integrations.runtime import Runtime
 from storage.migrate import upgrade
 from tests.synapse import RegisteredUser, Synapse
 
@@ -177,17 +178,24 @@ class BotSetup:
             roles={"admins": [], "reviewers": []},
         )
 
-    async def start(self, registry: Registry | None = None) -> tuple[App, MatrixIntegration]:
+    async def start(self, registry: Registry | None = None) -> Running:
+        """The bot as `odpe-bot run` runs it (Matrix, scheduler, outbox), without the HTTP server."""
         app = App(self.config(), registry=registry)
         await upgrade(self.database_url)
         bot = MatrixIntegration(app)
-        await bot.start()
-        return app, bot
+        runtime = Runtime(app, [bot], http=False)
+        await runtime.start()
+        return Running(app, bot, runtime)
 
 
-async def stop(app: App, bot: MatrixIntegration) -> None:
-    await bot.stop()
-    await app.close()
+@dataclass
+class Running:
+    app: App
+    bot: MatrixIntegration
+    runtime: Runtime
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
 
 
 def registry_with(*extra: Callable[[Registry], None]) -> Registry:

@@ -99,3 +99,11 @@ def test_secrets_never_reach_a_log_record(tmp_path: Path, monkeypatch: pytest.Mo
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "token is %s", ("xoxb-very-secret-token",), None)
     SecretFilter(config.secrets()).filter(record)
     assert record.getMessage() == "token is ***"
+
+
+def test_matrix_encryption_needs_a_pickle_key_of_our_own(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "matrix: {enabled: true, password: x}\n"))
+    assert "pickle_key" in caught.value.problems[0]
+    config = load_config(write(tmp_path, "matrix: {enabled: true, password: x, pickle_key: y}\n"))
+    assert config.matrix.pickle_key is not None and "y" in config.secrets()

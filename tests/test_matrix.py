@@ -21,12 +21,12 @@ from integrations.matrix.cross_signing import verify_device_chain
 from tests.matrix_people import (
     BotSetup,
     Person,
+    Running,
     decrypted,
     eventually,
     keys_query,
     registry_with,
     send_raw,
-    stop,
 )
 from tests.synapse import Synapse
 
@@ -45,46 +45,45 @@ async def marie(synapse: Synapse, tmp_path: Path) -> AsyncIterator[Person]:
 
 
 @pytest.fixture
-async def running(setup: BotSetup) -> AsyncIterator[BotSetup]:
-    app, bot = await setup.start()
-    setup.overrides["_running"] = (app, bot)
-    yield setup
-    await stop(app, bot)
+async def bot(setup: BotSetup) -> AsyncIterator[Running]:
+    running = await setup.start()
+    yield running
+    await running.stop()
 
 
-def bot_id(setup: BotSetup) -> str:
-    return setup.user.user_id
+def bot_id(setup: BotSetup | Running) -> str:
+    return setup.bot.config.user_id if isinstance(setup, Running) else setup.user.user_id
 
 
-async def test_a_referents_dm_gets_aide_answered(running: BotSetup, marie: Person) -> None:
-    room = await marie.dm(bot_id(running), encrypted=False)
+async def test_a_referents_dm_gets_aide_answered(bot: Running, marie: Person) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=False)
     await marie.say(room, "!aide")
-    [reply] = await marie.wait_for(bot_id(running), room)
+    [reply] = await marie.wait_for(bot_id(bot), room)
     assert reply.content["msgtype"] == "m.notice"
     assert "Commandes d'odpe-bot" in reply.body
     assert "<code>!annuaire &lt;departement…&gt;</code>" in reply.content["formatted_body"]
 
 
-async def test_an_encrypted_dm_works_both_ways(running: BotSetup, marie: Person) -> None:
-    room = await marie.dm(bot_id(running), encrypted=True)
+async def test_an_encrypted_dm_works_both_ways(bot: Running, marie: Person) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=True)
     await marie.say(room, "!annuaire allier")
-    [reply] = await marie.wait_for(bot_id(running), room)
+    [reply] = await marie.wait_for(bot_id(bot), room)
     assert decrypted(reply), "the bot's answer in an encrypted DM must be readable by the person"
     assert reply.event.source["type"] == "m.room.message"  # after decryption
     assert "Mme Blandine AATAR" in reply.body
 
 
-async def test_user_text_is_escaped_in_the_formatted_body(running: BotSetup, marie: Person) -> None:
-    room = await marie.dm(bot_id(running), encrypted=False)
+async def test_user_text_is_escaped_in_the_formatted_body(bot: Running, marie: Person) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=False)
     await marie.say(room, "!annuaire <b>x</b>")
-    [reply] = await marie.wait_for(bot_id(running), room)
+    [reply] = await marie.wait_for(bot_id(bot), room)
     assert "<b>x</b>" not in reply.content["formatted_body"]
     assert "&lt;b&gt;x&lt;/b&gt;" in reply.content["formatted_body"]
 
 
 async def test_an_invite_from_a_server_not_allowed_is_refused(setup: BotSetup, marie: Person) -> None:
     setup.overrides["matrix"] = {"allowed_servers": ["ailleurs.example"]}
-    app, bot = await setup.start()
+    bot = await setup.start()
     try:
         room = await marie.room(invite=[bot_id(setup)])
 
@@ -99,21 +98,21 @@ async def test_an_invite_from_a_server_not_allowed_is_refused(setup: BotSetup, m
 
         await eventually(bot_left)
     finally:
-        await stop(app, bot)
+        await bot.stop()
 
 
 async def test_chatter_in_a_shared_room_gets_no_answer(
-    running: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path
+    bot: Running, marie: Person, synapse: Synapse, tmp_path: Path
 ) -> None:
     paul = await Person.login(synapse, await synapse.register(synapse.unique("paul")), tmp_path / "paul")
     try:
-        room = await marie.room(invite=[bot_id(running), paul.user_id])
+        room = await marie.room(invite=[bot_id(bot), paul.user_id])
         await paul.join(room)
-        await marie.wait_for_member(room, bot_id(running))
+        await marie.wait_for_member(room, bot_id(bot))
         await marie.say(room, "bonjour à tous")
         await marie.say(room, "aide")  # a command word without the prefix, in a shared room: chatter
         asking = await marie.say(room, "!aide")
-        [reply] = await marie.wait_for(bot_id(running), room)  # the first and only message is the answer
+        [reply] = await marie.wait_for(bot_id(bot), room)  # the first and only message is the answer
         assert "Commandes d'odpe-bot" in reply.body
         assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
     finally:
@@ -121,14 +120,14 @@ async def test_chatter_in_a_shared_room_gets_no_answer(
 
 
 async def test_a_message_sent_while_the_bot_was_down_is_answered_once(setup: BotSetup, marie: Person) -> None:
-    app, bot = await setup.start()
+    bot = await setup.start()
     room = await marie.dm(bot_id(setup), encrypted=True)
     await marie.say(room, "!aide")
     await marie.wait_for(bot_id(setup), room, count=1)
-    await stop(app, bot)
+    await bot.stop()
 
     await marie.say(room, "!profil")  # while the bot is down
-    app, bot = await setup.start()
+    bot = await setup.start()
     try:
         replies = await marie.wait_for(bot_id(setup), room, count=2)
         assert "Votre profil" in replies[1].body
@@ -137,7 +136,7 @@ async def test_a_message_sent_while_the_bot_was_down_is_answered_once(setup: Bot
         bodies = [s.body for s in marie.from_bot(bot_id(setup), room)]
         assert len(bodies) == 2, bodies
     finally:
-        await stop(app, bot)
+        await bot.stop()
 
 
 def failing_command(registry: Registry) -> None:
@@ -147,7 +146,7 @@ def failing_command(registry: Registry) -> None:
 
 
 async def test_a_handler_that_raises_does_not_stop_the_sync(setup: BotSetup, marie: Person) -> None:
-    app, bot = await setup.start(registry_with(failing_command))
+    bot = await setup.start(registry_with(failing_command))
     try:
         room = await marie.dm(bot_id(setup), encrypted=False)
         await marie.say(room, "!panne")
@@ -157,37 +156,36 @@ async def test_a_handler_that_raises_does_not_stop_the_sync(setup: BotSetup, mar
         replies = await marie.wait_for(bot_id(setup), room, count=2)
         assert "Commandes d'odpe-bot" in replies[1].body
     finally:
-        await stop(app, bot)
+        await bot.stop()
 
 
-async def test_the_bots_device_is_cross_signed(running: BotSetup, marie: Person) -> None:
-    _app, bot = running.overrides["_running"]
-    response = await keys_query(running.synapse, marie.client.access_token, bot_id(running))
-    assert verify_device_chain(response, bot_id(running), bot.client.device_id)
+async def test_the_bots_device_is_cross_signed(bot: Running, marie: Person, synapse: Synapse) -> None:
+    response = await keys_query(synapse, marie.client.access_token, bot_id(bot))
+    assert verify_device_chain(response, bot_id(bot), bot.bot.client.device_id)
 
 
 async def test_the_bot_reuses_its_device_across_starts(setup: BotSetup) -> None:
-    app, bot = await setup.start()
-    first = bot.client.device_id
-    await stop(app, bot)
-    app, bot = await setup.start()
+    bot = await setup.start()
+    first = bot.bot.client.device_id
+    await bot.stop()
+    bot = await setup.start()
     try:
-        assert bot.client.device_id == first
+        assert bot.bot.client.device_id == first
     finally:
-        await stop(app, bot)
+        await bot.stop()
     stored = (setup.workdir / "matrix-store" / "credentials.json").stat()
     assert stored.st_mode & 0o777 == 0o600
 
 
-async def test_the_bot_recovers_when_synapse_restarts(running: BotSetup, marie: Person, synapse: Synapse) -> None:
-    app, _bot = running.overrides["_running"]
-    room = await marie.dm(bot_id(running), encrypted=True)
+async def test_the_bot_recovers_when_synapse_restarts(bot: Running, marie: Person, synapse: Synapse) -> None:
+    app = bot.app
+    room = await marie.dm(bot_id(bot), encrypted=True)
     await synapse.stop()
     await asyncio.sleep(2)
     health = await app.health()
     await synapse.start()
     await marie.say(room, "!aide")
-    [reply] = await marie.wait_for(bot_id(running), room, timeout=90)
+    [reply] = await marie.wait_for(bot_id(bot), room, timeout=90)
     assert "Commandes d'odpe-bot" in reply.body
     assert (await app.health()).healthy
     assert "matrix" in health.parts
@@ -203,11 +201,11 @@ class RecordingRouter(Router):
         return await super().handle(message)
 
 
-async def test_a_file_reaches_the_core_byte_for_byte(running: BotSetup, marie: Person) -> None:
-    app, _bot = running.overrides["_running"]
+async def test_a_file_reaches_the_core_byte_for_byte(bot: Running, marie: Person) -> None:
+    app = bot.app
     app.router.__class__ = RecordingRouter
     app.router.seen = []
-    room = await marie.dm(bot_id(running), encrypted=True)
+    room = await marie.dm(bot_id(bot), encrypted=True)
     data = os.urandom(200_000) + "é€".encode()
     response, keys = await marie.client.upload(
         lambda *_: data, content_type="application/pdf", filename="rapport.pdf", encrypt=True, filesize=len(data)
@@ -241,12 +239,12 @@ def prompt_and_reaction(registry: Registry) -> None:
 async def test_a_reaction_to_the_bots_prompt_reaches_the_core_even_after_a_restart(
     setup: BotSetup, marie: Person
 ) -> None:
-    app, bot = await setup.start(registry_with(prompt_and_reaction))
+    bot = await setup.start(registry_with(prompt_and_reaction))
     room = await marie.dm(bot_id(setup), encrypted=True)
     await marie.say(room, "!demande")
     [prompt] = await marie.wait_for(bot_id(setup), room)
-    await stop(app, bot)  # the prompt's context must survive a restart
-    app, bot = await setup.start(registry_with(prompt_and_reaction))
+    await bot.stop()  # the prompt's context must survive a restart
+    bot = await setup.start(registry_with(prompt_and_reaction))
     try:
         await marie.client.room_send(
             room, "m.reaction",
@@ -255,19 +253,19 @@ async def test_a_reaction_to_the_bots_prompt_reaches_the_core_even_after_a_resta
         replies = await marie.wait_for(bot_id(setup), room, count=2)
         assert replies[1].body == f"✅ reçu de {marie.user_id} pour X-1"
     finally:
-        await stop(app, bot)
+        await bot.stop()
 
 
-async def test_a_message_the_bot_cannot_decrypt_gets_a_notice(running: BotSetup, marie: Person) -> None:
-    room = await marie.dm(bot_id(running), encrypted=True)
-    await send_raw(running.synapse, marie.client.access_token, room, "m.room.encrypted", {
+async def test_a_message_the_bot_cannot_decrypt_gets_a_notice(bot: Running, marie: Person, synapse: Synapse) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=True)
+    await send_raw(synapse, marie.client.access_token, room, "m.room.encrypted", {
         "algorithm": "m.megolm.v1.aes-sha2",
         "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg",
         "device_id": marie.client.device_id,
         "sender_key": marie.client.olm.account.identity_keys["curve25519"],
         "session_id": "inconnue",
     })
-    [notice] = await marie.wait_for(bot_id(running), room)
+    [notice] = await marie.wait_for(bot_id(bot), room)
     assert "Je n'ai pas pu déchiffrer votre message" in notice.body
 
 
@@ -277,7 +275,7 @@ async def test_a_rate_limited_homeserver_still_gets_every_reply(strict_synapse: 
     person = await Person.login(
         strict_synapse, await strict_synapse.register(strict_synapse.unique("marie")), tmp_path / "marie"
     )
-    app, bot = await setup.start()
+    bot = await setup.start()
     try:
         room = await person.dm(user.user_id, encrypted=False)
         for n in range(5):
@@ -285,5 +283,86 @@ async def test_a_rate_limited_homeserver_still_gets_every_reply(strict_synapse: 
         replies = await person.wait_for(user.user_id, room, count=5, timeout=120)
         assert len(replies) == 5
     finally:
-        await stop(app, bot)
+        await bot.stop()
         await person.close()
+
+
+async def test_replies_held_while_the_homeserver_is_away_go_out_once_it_is_back(
+    bot: Running, marie: Person, synapse: Synapse
+) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=False)
+    await synapse.stop()
+    await bot.bot.send(room, Reply.text("Nouveau document archivé : D-1"), None, "test.held.1")
+    await synapse.start()
+    [held] = await marie.wait_for(bot_id(bot), room, timeout=90)
+    assert held.body == "Nouveau document archivé : D-1"
+    await asyncio.sleep(3)
+    await marie.sync(0)
+    assert len(marie.from_bot(bot_id(bot), room)) == 1  # sent once, however many tries it took
+
+
+async def test_health_reports_the_age_of_the_last_sync_and_fails_when_synapse_is_gone(
+    bot: Running, synapse: Synapse
+) -> None:
+    async def healthy() -> bool:
+        return (await bot.app.health()).healthy
+
+    await eventually(healthy)  # after the first sync
+    assert "last_sync_seconds_ago" in (await bot.app.health()).parts["matrix"]
+    bot.bot.max_sync_age = 1.5
+    await synapse.stop()
+    await asyncio.sleep(2.5)
+    unwell = await bot.app.health()
+    await synapse.start()
+    assert not unwell.healthy
+    assert "last successful sync" in unwell.parts["matrix"]["error"]
+
+
+async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_path: Path) -> None:
+    """`odpe-bot run` with Matrix enabled: the command line wires everything, and a DM gets its answer."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "config.yaml").write_text(
+        "matrix:\n"
+        "  enabled: true\n"
+        f"  homeserver: {setup.synapse.url}\n"
+        f"  user_id: '{setup.user.user_id}'\n"
+        f"  allowed_servers: [{setup.synapse.server_name}]\n"
+        f"http: {{port: {port}}}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODPE_BOT_")}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        ODPE_BOT_MATRIX__PASSWORD=setup.user.password,
+        ODPE_BOT_MATRIX__PICKLE_KEY="cle-de-test",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integrations.cli", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        async def matrix_healthy() -> bool:
+            try:
+                async with httpx.AsyncClient() as http:
+                    response = await http.get(f"http://127.0.0.1:{port}/healthz")
+            except httpx.TransportError:
+                return False
+            return response.status_code == 200 and response.json()["checks"]["matrix"]["ok"]
+
+        await eventually(matrix_healthy, timeout=60)
+        room = await marie.dm(setup.user.user_id, encrypted=True)
+        await marie.say(room, "!aide")
+        [reply] = await marie.wait_for(setup.user.user_id, room)
+        assert "Commandes d'odpe-bot" in reply.body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert setup.user.password not in output

@@ -60,7 +60,7 @@ SYNC_TIMEOUT_MS = 30_000
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 MAX_BACKOFF = 60.0
 TYPING_AFTER = 0.5  # seconds of work before "the bot is typing" shows
-HEALTHY_SYNC_AGE = 3 * SYNC_TIMEOUT_MS / 1000
+MAX_SYNC_AGE = 3 * SYNC_TIMEOUT_MS / 1000  # an idle long poll returns every 30 s: three missed is unwell
 PERMANENT_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM", "M_TOO_LARGE", "M_BAD_JSON"}
 
 T = TypeVar("T")
@@ -83,10 +83,14 @@ class MatrixIntegration:
         self.review_room: str | None = None
         self.announcement_rooms: set[str] = set()
         self.last_sync: float | None = None
+        self.max_sync_age = MAX_SYNC_AGE
         self._stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
+        self._saving: asyncio.Future[None] | None = None
         self._notified_undecryptable: set[tuple[str, str]] = set()
         self.allowed_servers = set(self.config.allowed_servers or [server_of(self.config.user_id)])
+        # Reported from the start: /healthz says "no successful sync yet" while the bot logs in.
+        app.health_checks["matrix"] = self.health
 
     # -- start and stop ------------------------------------------------------------------------------
 
@@ -96,7 +100,6 @@ class MatrixIntegration:
         await self._prepare_encryption()
         await self._resolve_rooms()
         self.app.outbox.register(PLATFORM, self.deliver)
-        self.app.health_checks["matrix"] = self.health
         self._stop.clear()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
 
@@ -107,6 +110,8 @@ class MatrixIntegration:
             self._sync_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sync_task
+        if self._saving is not None:
+            await self._saving
         if self.client is not None:
             await self.client.close()
 
@@ -217,7 +222,7 @@ class MatrixIntegration:
         if self.last_sync is None:
             raise ConnectionError("no successful sync yet")
         age = time.monotonic() - self.last_sync
-        if age > HEALTHY_SYNC_AGE:
+        if age > self.max_sync_age:
             raise ConnectionError(f"last successful sync {age:.0f} s ago")
         return {"last_sync_seconds_ago": round(age, 1)}
 
@@ -258,7 +263,7 @@ class MatrixIntegration:
                 # The first sync of a new bot is history: accept invites, answer nothing older than now.
                 await self._handle_sync(response, answer=token is not None)
                 token = response.next_batch
-                await self._save_token(token)
+                await self._save_token_soon(token)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -266,6 +271,13 @@ class MatrixIntegration:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _save_token_soon(self, token: str) -> None:
+        """Save while the next sync waits, so that answers are not held up; one save at a time keeps them in
+        order."""
+        if self._saving is not None:
+            await self._saving
+        self._saving = asyncio.ensure_future(self._save_token(token))
 
     async def _after_sync(self) -> None:
         """Keep the encryption state current: our keys uploaded, others' devices known and trusted, keys sent."""

@@ -1,0 +1,70 @@
+"""Everything `odpe-bot run` keeps going in one process: platforms, HTTP server, scheduler and outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from integrations.http import HttpServer
+from storage.repositories import Repos
+
+log = logging.getLogger(__name__)
+
+PROCESSED_EVENTS_KEPT = timedelta(days=30)  # platforms do not redeliver that late
+
+
+class Platform(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def enabled_platforms(app: App) -> list[Platform]:
+    platforms: list[Platform] = []
+    if app.config.matrix.enabled:
+        from integrations.matrix import MatrixIntegration
+
+        platforms.append(MatrixIntegration(app))
+    return platforms
+
+
+class Runtime:
+    def __init__(self, app: App, platforms: list[Platform], http: bool = True) -> None:
+        self.app = app
+        self.platforms = platforms
+        self.server = HttpServer(app) if http and app.config.http.enabled else None
+        self.scheduler = AsyncIOScheduler(timezone=app.config.timezone)
+        self._stop = asyncio.Event()
+        self._outbox: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.scheduler.add_job(housekeeping, "interval", hours=6, args=[self.app], id="housekeeping")
+        self.scheduler.start()
+        if self.server:
+            await self.server.start()
+        for platform in self.platforms:
+            await platform.start()
+        self._stop.clear()
+        self._outbox = asyncio.create_task(self.app.outbox.run(self._stop), name="outbox")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._outbox is not None:
+            await self._outbox
+        for platform in self.platforms:
+            await platform.stop()
+        self.scheduler.shutdown(wait=False)
+        if self.server:
+            await self.server.stop()
+        await self.app.close()
+
+
+async def housekeeping(app: App) -> None:
+    async with app.db.session() as session:
+        pruned = await Repos(session).processed.prune(datetime.now(UTC) - PROCESSED_EVENTS_KEPT)
+    log.info("housekeeping: %d processed event ids pruned", pruned)
