@@ -107,3 +107,16 @@ def test_matrix_encryption_needs_a_pickle_key_of_our_own(tmp_path: Path) -> None
     assert "pickle_key" in caught.value.problems[0]
     config = load_config(write(tmp_path, "matrix: {enabled: true, password: x, pickle_key: y}\n"))
     assert config.matrix.pickle_key is not None and "y" in config.secrets()
+
+
+def test_tokens_a_library_logs_before_we_know_them_are_blanked_by_their_shape() -> None:
+    record = logging.LogRecord(
+        "nio.responses", logging.DEBUG, __file__, 1,
+        "login: %s", ({"user_id": "@bot:x", "access_token": "syt_Ym90_abcdef_123"},), None,
+    )
+    SecretFilter([]).filter(record)
+    assert "syt_Ym90_abcdef_123" not in record.getMessage()
+    assert "'access_token': '***'" in record.getMessage()
+    url = logging.LogRecord("aiohttp", logging.DEBUG, __file__, 1, "GET /media?access_token=abc123def", (), None)
+    SecretFilter([]).filter(url)
+    assert url.getMessage() == "GET /media?access_token=***"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -334,7 +335,8 @@ async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_pa
         f"  homeserver: {setup.synapse.url}\n"
         f"  user_id: '{setup.user.user_id}'\n"
         f"  allowed_servers: [{setup.synapse.server_name}]\n"
-        f"http: {{port: {port}}}\n",
+        f"http: {{port: {port}}}\n"
+        "logging: {level: DEBUG}\n",
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ODPE_BOT_")}
@@ -343,9 +345,10 @@ async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_pa
         ODPE_BOT_MATRIX__PASSWORD=setup.user.password,
         ODPE_BOT_MATRIX__PICKLE_KEY="cle-de-test",
     )
+    log_file = tmp_path / "run.log"  # a file, not a pipe: DEBUG output would fill a pipe nobody reads yet
     process = subprocess.Popen(
         [sys.executable, "-m", "integrations.cli", "run"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=log_file.open("w"), stderr=subprocess.STDOUT,
     )
     try:
         async def matrix_healthy() -> bool:
@@ -363,6 +366,72 @@ async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_pa
         assert "Commandes d'odpe-bot" in reply.body
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    assert setup.user.password not in output
+        process.wait(timeout=30)
+    output = log_file.read_text(encoding="utf-8")
+    assert process.returncode == 0, output[-3000:]
+    token = json.loads((tmp_path / "data" / "matrix" / "credentials.json").read_text())["access_token"]
+    assert "DEBUG" in output
+    assert setup.user.password not in output and token not in output
+
+
+async def test_the_bot_joins_its_review_room_given_by_alias_and_reviewers_are_its_members(
+    setup: BotSetup, marie: Person
+) -> None:
+    alias_name = setup.synapse.unique("revue")
+    created = await marie.client.room_create(alias=alias_name, invite=[bot_id(setup)])
+    room = created.room_id
+    setup.overrides["matrix"] = {"review_room": f"#{alias_name}:{setup.synapse.server_name}"}
+    bot = await setup.start()
+    try:
+        assert bot.bot.review_room == room
+        await marie.wait_for_member(room, bot_id(setup))
+        await marie.say(room, "!profil")
+        [reply] = await marie.wait_for(bot_id(setup), room)
+        assert "relecteur ONPE" in reply.body  # speaking in the review room makes one a reviewer
+    finally:
+        await bot.stop()
+
+
+async def test_an_answer_stays_in_the_thread_of_the_question(bot: Running, marie: Person) -> None:
+    room = await marie.dm(bot_id(bot), encrypted=False)
+    root = await marie.say(room, "!aide")
+    asking = await marie.say(room, "", content={
+        "msgtype": "m.text", "body": "!annuaire allier",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                         "m.in_reply_to": {"event_id": root}},
+    })
+    _first, reply = await marie.wait_for(bot_id(bot), room, count=2)
+    relates = reply.content["m.relates_to"]
+    assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
+    assert relates["m.in_reply_to"]["event_id"] == asking
+
+
+def file_and_mention(registry: Registry) -> None:
+    @registry.command("piece", help=_("Pièce jointe"), family="test")
+    async def attach(ctx: Context) -> Reply:
+        from bot.messages import Attachment
+        from bot.rich import Para, mention
+
+        body = Reply.text("").body.__class__((Para.of(["Voici le fichier, ", mention(ctx.message.sender, "Marie")]),))
+        return Reply(body, file=Attachment("bilan.csv", "text/csv", "département;nombre\n03;12\n".encode()))
+
+
+async def test_the_bot_sends_a_file_and_mentions_people(setup: BotSetup, marie: Person) -> None:
+    bot = await setup.start(registry_with(file_and_mention))
+    try:
+        room = await marie.dm(bot_id(setup), encrypted=True)
+        await marie.say(room, "!piece")
+        notice, file_message = await marie.wait_for(bot_id(setup), room, count=2)
+        assert notice.content["m.mentions"] == {"user_ids": [marie.user_id]}
+        assert f'<a href="https://matrix.to/#/{marie.user_id}">Marie</a>' in notice.content["formatted_body"]
+        content = file_message.content
+        assert content["msgtype"] == "m.file" and content["body"] == "bilan.csv"
+        encrypted = content["file"]  # encrypted room: an encrypted attachment
+        downloaded = await marie.client.download(mxc=encrypted["url"])
+        from nio.crypto.attachments import decrypt_attachment
+
+        key, digest = encrypted["key"]["k"], encrypted["hashes"]["sha256"]
+        data = decrypt_attachment(downloaded.body, key, digest, encrypted["iv"])
+        assert data == "département;nombre\n03;12\n".encode()
+    finally:
+        await bot.stop()

@@ -36,6 +36,7 @@ from nio.crypto.attachments import decrypt_attachment
 
 from bot.app import App
 from bot.i18n import _, language
+from bot.logs import hide
 from bot.messages import (
     Attachment,
     EventId,
@@ -97,6 +98,7 @@ class MatrixIntegration:
     async def start(self) -> None:
         """Log in (or reuse the stored device), set up encryption and rooms, then sync in the background."""
         self.client = await self._login()
+        hide(self.client.access_token)
         await self._prepare_encryption()
         await self._resolve_rooms()
         self.app.outbox.register(PLATFORM, self.deliver)
