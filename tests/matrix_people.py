@@ -19,6 +19,7 @@ from nio import (
     RoomMessage,
     RoomSendResponse,
     SyncResponse,
+    TypingNoticeEvent,
 )
 
 import commands
@@ -54,6 +55,7 @@ class Person:
     user: RegisteredUser
     client: AsyncClient
     seen: list[Seen] = field(default_factory=list)
+    typing: list[tuple[str, list[str]]] = field(default_factory=list)  # (room, who was typing)
     token: str | None = None
 
     @classmethod
@@ -81,6 +83,9 @@ class Person:
         for room_id, joined in response.rooms.join.items():
             for event in joined.timeline.events:
                 self.seen.append(Seen(room_id, event))
+            for ephemeral in joined.ephemeral:
+                if isinstance(ephemeral, TypingNoticeEvent):
+                    self.typing.append((room_id, list(ephemeral.users)))
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         if self.client.should_query_keys:

@@ -435,3 +435,22 @@ async def test_the_bot_sends_a_file_and_mentions_people(setup: BotSetup, marie: 
         assert data == "département;nombre\n03;12\n".encode()
     finally:
         await bot.stop()
+
+
+def slow_command(registry: Registry) -> None:
+    @registry.command("lent", help=_("Lent"), family="test")
+    async def slow(ctx: Context) -> Reply:
+        await asyncio.sleep(2)
+        return Reply.text("fini")
+
+
+async def test_long_work_shows_the_bot_typing(setup: BotSetup, marie: Person) -> None:
+    bot = await setup.start(registry_with(slow_command))
+    try:
+        room = await marie.dm(bot_id(setup), encrypted=False)
+        await marie.say(room, "!lent")
+        [done] = await marie.wait_for(bot_id(setup), room)
+        assert done.body == "fini"
+        assert (room, [bot_id(setup)]) in marie.typing
+    finally:
+        await bot.stop()
