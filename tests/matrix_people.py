@@ -190,6 +190,7 @@ class BotSetup:
         bot = MatrixIntegration(app)
         runtime = Runtime(app, [bot], http=False)
         await runtime.start()
+        await asyncio.wait_for(bot.ready.wait(), 60)
         return Running(app, bot, runtime)
 
 

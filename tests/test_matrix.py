@@ -13,12 +13,16 @@ import httpx
 import pytest
 from nio import UploadResponse
 
+from bot.app import App
 from bot.context import Context
 from bot.i18n import _
 from bot.messages import Message, Prompt, Reaction, Reply
 from bot.registry import Registry
 from bot.router import Router
+from integrations.matrix import MatrixIntegration
 from integrations.matrix.cross_signing import verify_device_chain
+from integrations.runtime import Runtime
+from storage.migrate import upgrade
 from tests.matrix_people import (
     BotSetup,
     Person,
@@ -454,3 +458,26 @@ async def test_long_work_shows_the_bot_typing(setup: BotSetup, marie: Person) ->
         assert (room, [bot_id(setup)]) in marie.typing
     finally:
         await bot.stop()
+
+
+async def test_a_bot_started_before_its_homeserver_waits_for_it(
+    setup: BotSetup, marie: Person, synapse: Synapse
+) -> None:
+    await synapse.stop()
+    app = App(setup.config())
+    await upgrade(setup.database_url)
+    integration = MatrixIntegration(app)
+    runtime = Runtime(app, [integration], http=False)
+    await runtime.start()  # returns at once: the homeserver is not there yet
+    try:
+        await asyncio.sleep(2)
+        unwell = await app.health()
+        assert not unwell.healthy and "homeserver unreachable" in unwell.parts["matrix"]["error"]
+        await synapse.start()
+        await asyncio.wait_for(integration.ready.wait(), 90)
+        room = await marie.dm(bot_id(setup), encrypted=False)
+        await marie.say(room, "!aide")
+        [reply] = await marie.wait_for(bot_id(setup), room)
+        assert "Commandes d'odpe-bot" in reply.body
+    finally:
+        await runtime.stop()

@@ -89,6 +89,8 @@ class MatrixIntegration:
         self._sync_task: asyncio.Task[None] | None = None
         self._saving: asyncio.Future[None] | None = None
         self._notified_undecryptable: set[tuple[str, str]] = set()
+        self.ready = asyncio.Event()
+        self.failure: str | None = None
         self.allowed_servers = set(self.config.allowed_servers or [server_of(self.config.user_id)])
         # Reported from the start: /healthz says "no successful sync yet" while the bot logs in.
         app.health_checks["matrix"] = self.health
@@ -96,14 +98,40 @@ class MatrixIntegration:
     # -- start and stop ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in (or reuse the stored device), set up encryption and rooms, then sync in the background."""
-        self.client = await self._login()
-        hide(self.client.access_token)
+        """Connect and sync in the background: a homeserver that is not there yet is waited for, while the
+        rest of the bot (HTTP server, health, outbox) runs. `ready` is set once the bot is logged in."""
+        self._stop.clear()
+        self._sync_task = asyncio.create_task(self._run(), name="matrix")
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                await self._connect()
+                break
+            except MatrixError as exc:
+                # A refused login or an unknown room will not fix itself: say it, in the log and in /healthz.
+                self.failure = str(exc)
+                log.error("Matrix: %s", exc)
+                return
+            except Exception as exc:
+                self.failure = f"homeserver unreachable ({type(exc).__name__})"
+                log.warning("Matrix: cannot connect (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        self.failure = None
+        self.ready.set()
+        await self._sync_forever()
+
+    async def _connect(self) -> None:
+        """Log in (or reuse the stored device), set up encryption and rooms."""
+        if self.client is None:
+            self.client = await self._login()
+            hide(self.client.access_token)
         await self._prepare_encryption()
         await self._resolve_rooms()
         self.app.outbox.register(PLATFORM, self.deliver)
-        self._stop.clear()
-        self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
 
     async def stop(self) -> None:
         """Stop syncing and close the connection. Never log out: that would destroy the device and its keys."""
@@ -137,33 +165,47 @@ class MatrixIntegration:
         )
 
     async def _login(self) -> AsyncClient:
+        """The stored device if its token still works, else the configured token, else a password login."""
         stored = credentials.load(self.store_dir)
         if stored is not None and stored.user_id == self.config.user_id:
-            client = self._new_client(stored.device_id)
-            client.restore_login(stored.user_id, stored.device_id, stored.access_token)
-            if await self._token_works(client):
+            client = await self._restored(stored.device_id, stored.access_token)
+            if client is not None:
                 log.info("Matrix: reusing device %s", stored.device_id)
                 return client
-            await client.close()
             log.warning("Matrix: the stored access token is no longer valid; logging in again")
         if self.config.access_token is not None and self.config.device_id:
-            client = self._new_client(self.config.device_id)
-            token = self.config.access_token.get_secret_value()
-            client.restore_login(self.config.user_id, self.config.device_id, token)
-            if not await self._token_works(client):
-                await client.close()
+            client = await self._restored(self.config.device_id, self.config.access_token.get_secret_value())
+            if client is None:
                 raise MatrixError("matrix.access_token is refused by the homeserver")
             return client
         if self.config.password is None:
             raise MatrixError("no usable Matrix session: set matrix.password (or access_token and device_id)")
         client = self._new_client(None)
-        response = await client.login(self.config.password.get_secret_value(), device_name=self.config.device_name)
+        try:
+            response = await client.login(self.config.password.get_secret_value(), device_name=self.config.device_name)
+        except BaseException:
+            await client.close()
+            raise
         if not isinstance(response, LoginResponse):
             await client.close()
             raise MatrixError(f"Matrix login refused: {getattr(response, 'status_code', '')} {response.message}")
-        credentials.save(self.store_dir, credentials.Credentials(response.user_id, response.device_id,
-                                                                 response.access_token))
+        session = credentials.Credentials(response.user_id, response.device_id, response.access_token)
+        credentials.save(self.store_dir, session)
         log.info("Matrix: logged in as %s, new device %s", response.user_id, response.device_id)
+        return client
+
+    async def _restored(self, device_id: str, token: str) -> AsyncClient | None:
+        """A client on an existing device, or None when the homeserver no longer knows the token."""
+        client = self._new_client(device_id)
+        client.restore_login(self.config.user_id, device_id, token)
+        try:
+            works = await self._token_works(client)
+        except BaseException:
+            await client.close()
+            raise
+        if not works:
+            await client.close()
+            return None
         return client
 
     @staticmethod
@@ -173,7 +215,7 @@ class MatrixIntegration:
             return True
         if getattr(response, "status_code", None) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
             return False
-        raise MatrixError(f"homeserver check failed: {response.message}")
+        raise ConnectionError(f"homeserver check failed: {response.message}")
 
     async def _prepare_encryption(self) -> None:
         client = self._require_client()
@@ -221,6 +263,8 @@ class MatrixIntegration:
     # -- health ---------------------------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
+        if self.failure is not None:
+            raise ConnectionError(self.failure)
         if self.last_sync is None:
             raise ConnectionError("no successful sync yet")
         age = time.monotonic() - self.last_sync
