@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Config
+from bot.dialogs import Dialogs
 from bot.errors import Forbidden
 from bot.messages import Message
 from bot.registry import Registry, Role
@@ -24,6 +25,14 @@ class Context:
     language: str
     now: datetime
     words: tuple[str, ...] = ()  # the words typed after the command name, quotes resolved
+    dialogs: Dialogs | None = None
+    platforms: tuple[str, ...] = ()  # where notifications go: the platforms this process serves
+
+    @property
+    def dialog(self) -> Dialogs:
+        if self.dialogs is None:
+            raise RuntimeError("no dialog engine in this context")
+        return self.dialogs
 
     @property
     def prefix(self) -> str:

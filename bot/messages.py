@@ -67,6 +67,15 @@ class Tone(enum.Enum):
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A file the bot keeps (content-addressed), sent with a reply without carrying its bytes around."""
+
+    sha256: str
+    name: str
+    mime: str
+
+
+@dataclass(frozen=True)
 class Prompt:
     """What a message of the bot asks for, so that a reaction to it (✅ ❌ ❓ ✋) can be acted upon, even
     after a restart: integrations store it with the message they sent."""
@@ -98,6 +107,10 @@ class Reply:
     file: Attachment | None = None
     thread_id: EventId | None = None
     prompt: Prompt | None = None
+    # What the message is about (e.g. "D-12"): integrations keep everything about one subject together
+    # (on Matrix, the thread rooted at the first message with that topic in the room).
+    topic: str | None = None
+    stored_file: FileRef | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form for the outbox (a file travels base64-encoded)."""
@@ -112,35 +125,43 @@ class Reply:
             data["thread_id"] = self.thread_id
         if self.prompt is not None:
             data["prompt"] = {"kind": self.prompt.kind, "subject": self.prompt.subject}
+        if self.topic is not None:
+            data["topic"] = self.topic
+        if self.stored_file is not None:
+            ref = self.stored_file
+            data["stored_file"] = {"sha256": ref.sha256, "name": ref.name, "mime": ref.mime}
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reply:
         file = data.get("file")
         prompt = data.get("prompt")
+        stored = data.get("stored_file")
         return cls(
             body=Doc.from_json(data["body"]),
             tone=Tone(data.get("tone", "info")),
             file=Attachment(file["name"], file["mime"], base64.b64decode(file["data"])) if file else None,
             thread_id=EventId(data["thread_id"]) if data.get("thread_id") else None,
             prompt=Prompt(prompt["kind"], prompt["subject"]) if prompt else None,
+            topic=data.get("topic"),
+            stored_file=FileRef(stored["sha256"], stored["name"], stored["mime"]) if stored else None,
         )
 
     @classmethod
-    def text(cls, *paragraphs: str | Sequence[Span]) -> Reply:
-        return cls(Doc(tuple(Para.of(p) for p in paragraphs)))
+    def text(cls, *paragraphs: str | Sequence[str | Span], **extra: Any) -> Reply:
+        return cls(Doc(tuple(Para.of(p) for p in paragraphs)), **extra)
 
     @classmethod
-    def error(cls, *paragraphs: str | Sequence[Span]) -> Reply:
-        return cls(Doc(tuple(Para.of(p) for p in paragraphs)), tone=Tone.ERROR)
+    def error(cls, *paragraphs: str | Sequence[str | Span], **extra: Any) -> Reply:
+        return cls(Doc(tuple(Para.of(p) for p in paragraphs)), tone=Tone.ERROR, **extra)
 
     @classmethod
-    def success(cls, *paragraphs: str | Sequence[Span]) -> Reply:
-        return cls(Doc(tuple(Para.of(p) for p in paragraphs)), tone=Tone.SUCCESS)
+    def success(cls, *paragraphs: str | Sequence[str | Span], **extra: Any) -> Reply:
+        return cls(Doc(tuple(Para.of(p) for p in paragraphs)), tone=Tone.SUCCESS, **extra)
 
     @classmethod
-    def card(cls, blocks: Sequence[Block]) -> Reply:
-        return cls(Doc(tuple(blocks)))
+    def card(cls, blocks: Sequence[Block], **extra: Any) -> Reply:
+        return cls(Doc(tuple(blocks)), **extra)
 
     def plain(self) -> str:
         return self.body.plain()

@@ -18,8 +18,9 @@ from storage.repositories import Repos
 
 log = logging.getLogger(__name__)
 
-# Gets the stored payload and the room; raises PermanentDeliveryError when retrying cannot help.
-Deliverer = Callable[[str, dict[str, Any]], Awaitable[None]]
+# Gets the outbox row's id (for idempotent sends), its room or target, and its payload; raises
+# PermanentDeliveryError when retrying cannot help.
+Deliverer = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 
 FIRST_RETRY = timedelta(seconds=2)
 LAST_RETRY = timedelta(minutes=10)
@@ -67,7 +68,7 @@ class Outbox:
         sent = 0
         for message_id, platform, room_id, payload, attempts in due:
             try:
-                await self.deliverers[platform](room_id, payload)
+                await self.deliverers[platform](message_id, room_id, payload)
             except PermanentDeliveryError as exc:
                 log.warning("outbox message %s to %s given up: %s", message_id, room_id, exc)
                 await self._record(message_id, error=str(exc), retry_at=None)

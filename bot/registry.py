@@ -12,6 +12,7 @@ from bot.i18n import LazyText
 from storage.normalize import fold
 
 if TYPE_CHECKING:
+    from bot.dialogs import Flow
     from bot.messages import Reply
 
 Handler = Callable[..., Awaitable["Reply | Sequence[Reply] | None"]]
@@ -98,7 +99,14 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     # Handlers of reactions to the bot's prompts, by prompt kind (e.g. "review" for ✅ ❌ ❓ ✋).
     reactions: dict[str, Handler] = field(default_factory=dict)
+    # Guided dialogs by name (bot.dialogs.Flow), declared by the command families that start them.
+    flows: dict[str, Flow] = field(default_factory=dict)
     _names: dict[str, Command] = field(default_factory=dict)
+
+    def add_flow(self, name: str, flow: Flow) -> None:
+        if name in self.flows:
+            raise ValueError(f"dialog '{name}' is declared twice")
+        self.flows[name] = flow
 
     def on_reaction(self, kind: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

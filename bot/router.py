@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 from bot.config import Config
 from bot.context import Context
+from bot.dialogs import Dialogs
 from bot.errors import Forbidden, UserError
+from bot.forms import Answer
 from bot.i18n import _, language
 from bot.messages import Message, Reaction, Reply
 from bot.metrics import Metrics
@@ -21,7 +23,7 @@ from bot.ratelimit import RateLimiter
 from bot.registry import ArgumentError, Command, Registry, Role, Where
 from bot.rich import Span, code, fill
 from storage.db import Database
-from storage.models import Person
+from storage.models import DialogState, Person
 from storage.repositories import Repos
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class Router:
         self.metrics = metrics
         self.limiter = limiter
         self.people = PeopleCache()
+        self.dialogs = Dialogs(registry.flows)
+        # The platforms this process serves, where notifications go (filled by the runtime or the console).
+        self.platforms: list[str] = []
 
     @property
     def prefix(self) -> str:
@@ -71,13 +76,19 @@ class Router:
         if line is None and quote_error is None and not message.is_direct:
             return []  # chatter in a shared room is none of the bot's business
         user_key = f"{message.platform}:{message.sender}"
-        wait = self.limiter.take(user_key)
         async with self.db.session() as session:
             repo = Repos(session)
             if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
                 return []  # already answered (a repeated sync, a redelivery)
             person = await self._person(repo, message, user_key)
             with language(person.language or self.config.language):
+                if self._may_answer_a_dialog(message):
+                    state = await repo.dialogs.get(person.id)
+                    if state is not None and state.form in self.dialogs.flows:
+                        replies, clean = await self._dialog_input(message, person, repo, state)
+                        return self._keep(user_key, person, replies, clean)
+                # Answers to a dialog are paced by its questions; commands and the rest are limited.
+                wait = self.limiter.take(user_key)
                 if wait:
                     self.metrics.commands.labels("-", "rate_limited").inc()
                     return [self._rate_limited(wait)] if self.limiter.should_warn(user_key) else []
@@ -85,14 +96,32 @@ class Router:
                     opener = quote_error.opener
                     return [Reply.error(_("Un guillemet {q} est ouvert mais jamais fermé.").format(q=opener))]
                 if line is None:
-                    return [self._not_a_command()]
+                    return [self._not_a_command(message)]
                 replies, clean = await self._run(line, message, person, repo)
+        return self._keep(user_key, person, replies, clean)
+
+    def _keep(self, user_key: str, person: Person, replies: list[Reply], clean: bool) -> list[Reply]:
         # Only a committed person is worth keeping: a rolled-back one has lost its loaded state.
         if clean:
             self.people.put(user_key, person)
         else:
             self.people.drop(user_key)
         return replies
+
+    def _may_answer_a_dialog(self, message: Message) -> bool:
+        """In a DM, what is not an explicit command may be the answer to the dialog in progress."""
+        return message.is_direct and not message.text.strip().startswith(self.prefix)
+
+    async def _dialog_input(
+        self, message: Message, person: Person, repo: Repos, state: DialogState
+    ) -> tuple[list[Reply], bool]:
+        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
+        ctx = self._context(message, person, repo, roles, ())
+        expired = await self.dialogs.expire_if_idle(ctx, state)
+        if expired is not None:
+            return [expired], True
+        answer = Answer(message.text, message.attachments)
+        return await self._invoke(f"dialog:{state.form}", ctx, lambda: self.dialogs.handle(ctx, state, answer))
 
     async def _person(self, repo: Repos, message: Message, key: str) -> Person:
         cached = self.people.get(key)
@@ -163,6 +192,8 @@ class Router:
             language=person.language or self.config.language,
             now=datetime.now(UTC),
             words=words,
+            dialogs=self.dialogs,
+            platforms=tuple(self.platforms),
         )
 
     async def _invoke(
@@ -207,7 +238,13 @@ class Router:
             )
         )
 
-    def _not_a_command(self) -> Reply:
+    def _not_a_command(self, message: Message) -> Reply:
+        if message.attachments:
+            return Reply.text(fill(
+                str(_("J'ai bien reçu « {name} », mais aucune saisie n'est en cours. Pour déposer un document, "
+                      "tapez {cmd}.")),
+                name=message.attachments[0].name, cmd=code(f"{self.prefix}soumettre"),
+            ))
         sentence = _(
             "Je n'ai pas compris ce message. Les commandes commencent par « {p} » : tapez {cmd} pour la liste."
         )

@@ -6,7 +6,7 @@ import importlib
 
 from bot.registry import Registry
 
-FAMILIES = ("help", "profile", "directory")
+FAMILIES = ("help", "profile", "directory", "dialog", "documents", "review")
 
 registry = Registry()
 command = registry.command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import re
 import sys
 import uuid
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from bot import notify
 from bot.app import App
 from bot.i18n import _, language
-from bot.messages import EventId, Message, Platform, Reply, RoomId, RoomKind, Tone, UserId
+from bot.messages import Attachment, EventId, Message, Platform, Reply, RoomId, RoomKind, Tone, UserId
+from bot.ratelimit import RateLimiter
 
 PLATFORM = Platform("console")
 ROOMS: dict[str, RoomKind] = {"dm": RoomKind.DIRECT, "revue": RoomKind.REVIEW, "annonces": RoomKind.ANNOUNCEMENT}
@@ -48,8 +51,32 @@ class Console:
         self.out = out
         self.color = color
         self.state = ConsoleState(user=app.config.console.user)
+        # Everything the core sends elsewhere (review room, announcements, someone's DM) is shown here too.
+        app.outbox.register(PLATFORM, self.deliver)
+        app.router.platforms[:] = [PLATFORM]
+        # One person at a keyboard (or a script piping a demo): nobody to protect the bot from.
+        app.router.limiter = RateLimiter(per_minute=0, burst=1)
 
-    def message(self, text: str) -> Message:
+    async def deliver(self, message_id: int, target: str, payload: dict[str, object]) -> None:
+        reply = Reply.from_json(payload["reply"])  # type: ignore[arg-type]
+        with language(self.app.config.language):
+            if target == notify.REVIEW:
+                where = str(_("salon revue"))
+            elif target == notify.ANNOUNCE:
+                where = str(_("salon annonces"))
+            elif target.startswith("dm:"):
+                where = str(_("message direct pour {who}")).format(who=target.removeprefix("dm:@").split(":")[0])
+            else:
+                where = target
+        text = self.render(reply)
+        if reply.topic:
+            text = f"[{reply.topic}] " + text
+        attached = reply.file.name if reply.file else reply.stored_file.name if reply.stored_file else None
+        if attached:
+            text += "\n" + str(_("[fichier joint : {name}]")).format(name=attached)
+        self.say(f"── {where} ──\n{text}")
+
+    def message(self, text: str, attachments: tuple[Attachment, ...] = ()) -> Message:
         return Message(
             platform=PLATFORM,
             event_id=EventId(uuid.uuid4().hex),
@@ -58,6 +85,7 @@ class Console:
             sender=user_id(self.state.user),
             sender_name=self.state.user,
             text=text,
+            attachments=attachments,
             dedupe=False,  # typed once, read once: nothing can deliver it again
         )
 
@@ -81,12 +109,19 @@ class Console:
         if not line:
             return True
         if line.startswith("/"):
-            return self.console_command(line)
-        for reply in await self.app.router.handle(self.message(line)):
-            self.say(self.render(reply))
+            return await self.console_command(line)
+        await self.send(self.message(line))
         return True
 
-    def console_command(self, line: str) -> bool:
+    async def send(self, message: Message) -> None:
+        for reply in await self.app.router.handle(message):
+            text = self.render(reply)
+            if reply.file is not None:
+                text += "\n" + str(_("[fichier joint : {name}]")).format(name=reply.file.name)
+            self.say(text)
+        await self.app.outbox.send_due()
+
+    async def console_command(self, line: str) -> bool:
         word, _sep, argument = line[1:].partition(" ")
         argument = argument.strip()
         with language(self.app.config.language):
@@ -105,11 +140,23 @@ class Console:
                     RoomKind.GROUP: _("salon partagé"),
                 }[self.state.room_kind]
                 self.say(_("Vous êtes dans le salon « {room} » ({kind}).").format(room=self.state.room, kind=kind))
+            elif word in ("fichier", "file") and argument:
+                await self.send_file(Path(argument).expanduser())
             elif word == "help":
                 self.say(self.console_help())
             else:
                 self.say(_("Commande de console inconnue : « {line} ».").format(line=line) + "\n" + self.console_help())
         return True
+
+    async def send_file(self, path: Path) -> None:
+        """Send a file as if attached in a chat client (the document step of `soumettre`)."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.say(_("Impossible de lire « {path} » : {error}.").format(path=path, error=exc.strerror))
+            return
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        await self.send(self.message("", (Attachment(path.name, mime, data),)))
 
     def console_help(self) -> str:
         prefix = self.app.config.command_prefix
@@ -117,6 +164,7 @@ class Console:
             str(_("Commandes de la console :")),
             "  /as NOM     " + str(_("parler en tant qu'une autre personne (ex. /as onpe)")),
             "  /room NOM   " + str(_("aller dans un salon : dm, revue, annonces (ou un autre nom)")),
+            "  /fichier CHEMIN  " + str(_("envoyer un fichier, comme une pièce jointe")),
             "  /help       " + str(_("cette aide")),
             "  /quit       " + str(_("quitter (ou Ctrl-D)")),
             str(_("Tout le reste est envoyé au bot, ex. {cmd}.")).format(cmd=f"{prefix}aide"),

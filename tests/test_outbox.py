@@ -23,7 +23,7 @@ class Platform:
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[Exception] = []
 
-    async def deliver(self, room_id: str, payload: dict[str, Any]) -> None:
+    async def deliver(self, message_id: int, room_id: str, payload: dict[str, Any]) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((room_id, payload))

@@ -21,6 +21,7 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     ReactionEvent,
+    RoomCreateResponse,
     RoomEncryptedFile,
     RoomEncryptedImage,
     RoomMessageFile,
@@ -34,6 +35,7 @@ from nio import (
 )
 from nio.crypto.attachments import decrypt_attachment
 
+from bot import notify
 from bot.app import App
 from bot.i18n import _, language
 from bot.logs import hide
@@ -52,6 +54,7 @@ from bot.messages import (
 from bot.outbox import PermanentDeliveryError
 from integrations.matrix import credentials, render
 from integrations.matrix.cross_signing import CrossSigning, CrossSigningError
+from storage.files import FileStore
 from storage.repositories import Repos
 
 log = logging.getLogger(__name__)
@@ -519,25 +522,87 @@ class MatrixIntegration:
             payload = {"reply": reply.to_json(), "relates": relates, "tx_id": tx_id}
             await self.app.outbox.enqueue(PLATFORM, room_id, payload, dedupe_key=f"matrix:{tx_id}")
 
-    async def deliver(self, room_id: str, payload: dict[str, Any]) -> None:
-        """The outbox's way out to Matrix."""
-        await self._send(room_id, Reply.from_json(payload["reply"]), payload.get("relates"), payload["tx_id"])
+    async def deliver(self, message_id: int, target: str, payload: dict[str, Any]) -> None:
+        """The outbox's way out to Matrix: a room id, or a logical target (the review room, every announcement
+        room, a person's DM). The transaction id comes from the outbox row, so a retry is never doubled."""
+        reply = Reply.from_json(payload["reply"])
+        tx_id = payload.get("tx_id") or f"odpe.outbox.{message_id}"
+        relates = payload.get("relates")
+        if target == notify.REVIEW:
+            if self.review_room is None:
+                raise PermanentDeliveryError("no review room is configured (matrix.review_room)")
+            await self._send(self.review_room, reply, relates, tx_id)
+        elif target == notify.ANNOUNCE:
+            for index, room in enumerate(sorted(self.announcement_rooms)):
+                await self._send(room, reply, relates, f"{tx_id}.{index}")
+        elif target.startswith("dm:"):
+            await self._send(await self._direct_room(target.removeprefix("dm:")), reply, relates, tx_id)
+        else:
+            await self._send(target, reply, relates, tx_id)
+
+    async def _direct_room(self, user_id: str) -> str:
+        """The bot's DM with `user_id`, created (and its invitation accepted) if need be."""
+        client = self._require_client()
+        key = f"matrix:dm:{user_id}"
+        async with self.app.db.session() as session:
+            known = await Repos(session).kv.get(key)
+        room = client.rooms.get(known) if isinstance(known, str) else None
+        if room is None:
+            for candidate in client.rooms.values():
+                if self.room_kind(candidate) is RoomKind.DIRECT and user_id in candidate.users:
+                    room = candidate
+                    break
+        if room is None:
+            state = [render.ENCRYPTION_STATE] if self.config.encryption else []
+            created = await client.room_create(is_direct=True, invite=[user_id], initial_state=state)
+            if not isinstance(created, RoomCreateResponse):
+                raise ConnectionError(f"cannot open a DM with {user_id}: {created.message}")
+            async with self.app.db.session() as session:
+                await Repos(session).kv.set(key, created.room_id)
+            raise ConnectionError(f"waiting for {user_id} to accept the invitation")  # retried by the outbox
+        if room.room_id != known:
+            async with self.app.db.session() as session:
+                await Repos(session).kv.set(key, room.room_id)
+        if user_id not in room.users:
+            # Keys are shared with members only: what was sent before they join could not be read.
+            raise ConnectionError(f"waiting for {user_id} to accept the invitation")
+        return room.room_id
 
     async def _send(self, room_id: str, reply: Reply, relates: dict[str, Any] | None, tx_id: str) -> None:
         if reply.thread_id and not relates:
             relates = render.relation(reply.thread_id, reply.thread_id, in_room=True)
-        event_id = await self._room_send(room_id, render.notice(reply, relates), tx_id)
-        if reply.prompt is not None:
+        topic_key = f"matrix:topic:{room_id}:{reply.topic}" if reply.topic else None
+        if topic_key and not relates:
             async with self.app.db.session() as session:
-                await Repos(session).kv.set(
+                root = await Repos(session).kv.get(topic_key)
+            if isinstance(root, str):
+                relates = render.relation(root, root, in_room=True)
+        event_id = await self._room_send(room_id, render.notice(reply, relates), tx_id)
+        async with self.app.db.session() as session:
+            kv = Repos(session).kv
+            thread = render.thread_root({"m.relates_to": relates}) if relates else None
+            if topic_key and thread is None:
+                await kv.set(topic_key, event_id)  # the first message about a subject roots its thread
+            if reply.prompt is not None:
+                await kv.set(
                     _prompt_key(event_id),
-                    {"kind": reply.prompt.kind, "subject": reply.prompt.subject, "thread": reply.thread_id or event_id},
+                    {"kind": reply.prompt.kind, "subject": reply.prompt.subject, "thread": thread or event_id},
                 )
-        if reply.file is not None:
-            content = await self._file_content(room_id, reply.file)
+        file = reply.file or await self._stored(reply)
+        if file is not None:
+            content = await self._file_content(room_id, file)
             if relates and relates.get("rel_type") == "m.thread":
                 content["m.relates_to"] = relates
+            elif topic_key:
+                content["m.relates_to"] = render.relation(event_id, event_id, in_room=True)
             await self._room_send(room_id, content, tx_id + ".file")
+
+    async def _stored(self, reply: Reply) -> Attachment | None:
+        ref = reply.stored_file
+        if ref is None:
+            return None
+        data = await asyncio.to_thread(FileStore(self.app.config.files.dir).open, ref.sha256)
+        return Attachment(ref.name, ref.mime, data)
 
     async def _room_send(self, room_id: str, content: dict[str, Any], tx_id: str) -> str:
         client = self._require_client()

@@ -9,6 +9,7 @@ from typing import Any
 from bot.messages import Reply
 
 HTML_FORMAT = "org.matrix.custom.html"
+ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 _REPLY_FALLBACK = re.compile(r"^(> .*\n?)+\n?", re.MULTILINE)
 
 

@@ -72,3 +72,25 @@ class ItemRepository(Repository):
         result = cast(CursorResult[Any], await self.session.execute(statement))
         await self.session.refresh(item)
         return result.rowcount == 1
+
+    async def in_statuses(self, statuses: Collection[str], kind: ItemKind | None = None) -> list[Item]:
+        """Items in one of `statuses`, oldest first (the review queue)."""
+        statement = select(Item).where(Item.status.in_(list(statuses))).order_by(Item.created_at, Item.id)
+        if kind is not None:
+            statement = statement.where(Item.kind == kind)
+        return list(await self.session.scalars(statement))
+
+    async def by_submitter(self, person_id: int) -> list[Item]:
+        statement = select(Item).where(Item.submitter_id == person_id).order_by(Item.created_at.desc(), Item.id)
+        return list(await self.session.scalars(statement))
+
+    async def with_file(self, file_id: int) -> list[Item]:
+        statement = select(Item).where(Item.file_id == file_id).order_by(Item.created_at)
+        return list(await self.session.scalars(statement))
+
+    async def featured(self, since: Any | None = None) -> list[Item]:
+        """Featured items whose submitter agreed, decided after `since` (for the newsletter)."""
+        statement = select(Item).where(Item.featured.is_(True), Item.feature_consent == "given")
+        if since is not None:
+            statement = statement.where(Item.updated_at > since)
+        return list(await self.session.scalars(statement.order_by(Item.decided_at, Item.id)))

@@ -1,0 +1,37 @@
+"""Messages the core sends elsewhere than the room it answers: queued in the outbox, in the same transaction.
+
+Targets are logical, each platform's deliverer finds the room: `dm:<user id>` (the person's direct
+conversation with the bot), `review` (the review room), `announce` (every announcement room).
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Reply
+
+REVIEW = "review"
+ANNOUNCE = "announce"
+
+
+def dm(user_id: str) -> str:
+    return f"dm:{user_id}"
+
+
+async def send(ctx: Context, platform: str, target: str, reply: Reply, key: str) -> bool:
+    """Queue `reply` once for `key`: the same key twice (a retried transaction) queues nothing more."""
+    queued = await ctx.repo.outbox.enqueue(platform, target, {"reply": reply.to_json()}, dedupe_key=key)
+    return queued is not None
+
+
+async def to_person(ctx: Context, platform: str, user_id: str, reply: Reply, key: str) -> None:
+    await send(ctx, platform, dm(user_id), reply, key)
+
+
+async def to_review(ctx: Context, reply: Reply, key: str) -> None:
+    for platform in ctx.platforms:
+        await send(ctx, platform, REVIEW, reply, f"{platform}:{key}")
+
+
+async def to_announcements(ctx: Context, reply: Reply, key: str) -> None:
+    for platform in ctx.platforms:
+        await send(ctx, platform, ANNOUNCE, reply, f"{platform}:{key}")
