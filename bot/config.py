@@ -164,6 +164,13 @@ class DialogConfig(Section):
     idle_hours: float = Field(24, gt=0)
 
 
+class ReviewConfig(Section):
+    """Items waiting longer than `remind_after_days` are listed in the review room once a day, at `remind_hour`."""
+
+    remind_after_days: int = Field(7, ge=1)
+    remind_hour: int = Field(9, ge=0, le=23)
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -189,6 +196,7 @@ class Config(BaseSettings):
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     dialogs: DialogConfig = Field(default_factory=DialogConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("timezone")

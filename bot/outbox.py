@@ -41,6 +41,8 @@ class Outbox:
         self.clock = clock
         self.deliverers: dict[str, Deliverer] = {}
         self._wake = asyncio.Event()
+        # One round at a time: two rounds reading the same due row would send it twice.
+        self._round = asyncio.Lock()
 
     def register(self, platform: str, deliverer: Deliverer) -> None:
         self.deliverers[platform] = deliverer
@@ -59,6 +61,10 @@ class Outbox:
 
     async def send_due(self, limit: int = 50) -> int:
         """Try every message whose time has come, for the platforms that can take them; returns how many went."""
+        async with self._round:
+            return await self._send_due(limit)
+
+    async def _send_due(self, limit: int) -> int:
         async with self.db.session() as session:
             due = [
                 (m.id, m.platform, m.room_id, m.payload, m.attempts)

@@ -44,6 +44,24 @@ STATUS_LABELS: dict[str, LazyText] = {
 }
 
 
+ACTION_LABELS: dict[str, LazyText] = {
+    "submit": _("soumis"),
+    "claim": _("pris en charge"),
+    "approve": _("accepté"),
+    "reject": _("refusé"),
+    "request_info": _("complément demandé"),
+    "answer_info": _("complément apporté"),
+    "withdraw": _("retiré"),
+    "feature_asked": _("valorisation proposée"),
+    "feature_consent": _("réponse à la valorisation"),
+}
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label else action
+
+
 class Actor(enum.Enum):
     REVIEWER = "reviewer"
     SUBMITTER = "submitter"
@@ -130,6 +148,10 @@ async def apply(
     transition = TRANSITIONS[action]
     if transition.actor is Actor.REVIEWER and not ctx.has(Role.REVIEWER):
         raise Forbidden(Role.REVIEWER.value)
+    if transition.actor is Actor.REVIEWER and item.submitter_id == ctx.person.id:
+        # The audit trail must show that someone else than its author decided.
+        raise UserError(_("Vous ne pouvez pas relire votre propre soumission {id} : un autre relecteur s'en "
+                          "chargera.").format(id=item.readable_id))
     if transition.actor is Actor.SUBMITTER and item.submitter_id != ctx.person.id:
         raise UserError(_("Seule la personne qui a soumis {id} peut faire cela.").format(id=item.readable_id))
     target = transition.target or accepted_status(item)

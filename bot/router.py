@@ -14,7 +14,7 @@ from bot.dialogs import Dialogs
 from bot.errors import Forbidden, UserError
 from bot.forms import Answer
 from bot.i18n import _, language
-from bot.messages import Message, Reaction, Reply
+from bot.messages import Message, Reaction, Reply, RoomKind
 from bot.metrics import Metrics
 from bot.parsing import CommandLine, QuoteError, parse_command
 from bot.people_cache import PeopleCache
@@ -73,8 +73,10 @@ class Router:
             quote_error: QuoteError | None = exc
         else:
             quote_error = None
-        if line is None and quote_error is None and not message.is_direct:
-            return []  # chatter in a shared room is none of the bot's business
+        # Chatter in a shared room is none of the bot's business (but in the review room it may be the reason
+        # a reviewer was asked for, see below).
+        if line is None and quote_error is None and not message.is_direct and message.room_kind is not RoomKind.REVIEW:
+            return []
         user_key = f"{message.platform}:{message.sender}"
         async with self.db.session() as session:
             repo = Repos(session)
@@ -84,7 +86,11 @@ class Router:
             with language(person.language or self.config.language):
                 if self._may_answer_a_dialog(message):
                     state = await repo.dialogs.get(person.id)
-                    if state is not None and state.form in self.dialogs.flows:
+                    if (
+                        state is not None
+                        and state.form in self.dialogs.flows
+                        and (message.is_direct or state.origin_room == message.room_id)
+                    ):
                         replies, clean = await self._dialog_input(message, person, repo, state)
                         return self._keep(user_key, person, replies, clean)
                 # Answers to a dialog are paced by its questions; commands and the rest are limited.
@@ -96,7 +102,7 @@ class Router:
                     opener = quote_error.opener
                     return [Reply.error(_("Un guillemet {q} est ouvert mais jamais fermé.").format(q=opener))]
                 if line is None:
-                    return [self._not_a_command(message)]
+                    return [self._not_a_command(message)] if message.is_direct else []
                 replies, clean = await self._run(line, message, person, repo)
         return self._keep(user_key, person, replies, clean)
 
@@ -109,8 +115,11 @@ class Router:
         return replies
 
     def _may_answer_a_dialog(self, message: Message) -> bool:
-        """In a DM, what is not an explicit command may be the answer to the dialog in progress."""
-        return message.is_direct and not message.text.strip().startswith(self.prefix)
+        """What is not an explicit command may answer the dialog in progress: in a DM, or in the review room
+        where a reviewer was asked a reason (after ❌ or ❓)."""
+        if message.text.strip().startswith(self.prefix):
+            return False
+        return message.is_direct or message.room_kind is RoomKind.REVIEW
 
     async def _dialog_input(
         self, message: Message, person: Person, repo: Repos, state: DialogState

@@ -170,8 +170,11 @@ async def status(ctx: Context, id: str | None) -> Reply | list[Reply]:
     if item.submitter_id != ctx.person.id and not ctx.has(Role.REVIEWER):
         raise UserError(_("{id} n'est pas l'une de vos soumissions.").format(id=item.readable_id))
     entries = await ctx.repo.audit.for_subject(str(item.readable_id))
-    history = [f"{e.at.strftime('%d/%m/%Y %H:%M')} — {e.action}" + (f" : {e.detail['note']}" if e.detail and
-               e.detail.get("note") else "") for e in entries]
+    history = [
+        f"{e.at.strftime('%d/%m/%Y %H:%M')} — {review.action_label(e.action)}"
+        + (f" : {e.detail['note']}" if e.detail and e.detail.get("note") else "")
+        for e in entries
+    ]
     replies = [Reply.card([
         Heading.of(item_summary_line(item)),
         Bullets.of(history) if history else Para.of("—"),

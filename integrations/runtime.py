@@ -9,6 +9,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import jobs
 from bot.app import App
 from integrations.http import HttpServer
 from storage.repositories import Repos
@@ -19,6 +20,8 @@ PROCESSED_EVENTS_KEPT = timedelta(days=30)  # platforms do not redeliver that la
 
 
 class Platform(Protocol):
+    name: str
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -43,7 +46,12 @@ class Runtime:
         self._outbox: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.app.router.platforms[:] = [platform.name for platform in self.platforms]
         self.scheduler.add_job(housekeeping, "interval", hours=6, args=[self.app], id="housekeeping")
+        self.scheduler.add_job(jobs.expire_dialogs, "interval", minutes=10, args=[self.app], id="dialogs")
+        # Hourly, and once now: the reminder goes out at the configured hour, or at start if that was missed.
+        self.scheduler.add_job(jobs.remind_reviewers, "interval", hours=1, args=[self.app], id="reminders",
+                               next_run_time=datetime.now(UTC))
         self.scheduler.start()
         if self.server:
             await self.server.start()

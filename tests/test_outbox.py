@@ -86,3 +86,13 @@ async def test_messages_wait_for_their_platform(migrated_db: Database) -> None:
     outbox.register("matrix", platform.deliver)
     assert await outbox.send_due() == 0
     assert await status(migrated_db, "k3") == ("pending", 0)
+
+
+async def test_two_rounds_at_once_send_a_message_once(migrated_db: Database) -> None:
+    import asyncio
+
+    outbox, platform = Outbox(migrated_db, Clock()), Platform()
+    outbox.register("matrix", platform.deliver)
+    await outbox.enqueue("matrix", "!annonces", {"text": "D-2 archivé"}, "announce:D-2")
+    await asyncio.gather(outbox.send_due(), outbox.send_due())
+    assert platform.sent == [("!annonces", {"text": "D-2 archivé"})]

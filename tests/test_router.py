@@ -91,6 +91,10 @@ async def test_chatter_in_a_shared_room_gets_no_answer(app: App) -> None:
     assert await replies(app, "bonjour à tous", user=unique_user(), room=RoomKind.GROUP) == []
 
 
+async def test_chatter_in_the_review_room_gets_no_answer(app: App) -> None:
+    assert await replies(app, "on en parle demain ?", user="onpe", room=RoomKind.REVIEW) == []
+
+
 async def test_non_command_in_a_direct_message_gets_a_hint(app: App) -> None:
     text = await say(app, "bonjour", user=unique_user())
     assert "Les commandes commencent par « ! »" in text and "`!aide`" in text

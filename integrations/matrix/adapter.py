@@ -79,6 +79,8 @@ def server_of(user_id: str) -> str:
 
 
 class MatrixIntegration:
+    name = PLATFORM
+
     def __init__(self, app: App) -> None:
         self.app = app
         self.config = app.config.matrix

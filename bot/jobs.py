@@ -1,0 +1,57 @@
+"""What the scheduler runs: idle dialogs expire with a message, and reviewers get a daily reminder."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot import notify
+from bot.app import App
+from bot.dialogs import expired_notice
+from bot.i18n import language
+from commands.review import remind_waiting
+from storage.repositories import Repos
+
+log = logging.getLogger(__name__)
+
+
+async def expire_dialogs(app: App, now: datetime | None = None) -> int:
+    """Dialogs idle past their time are closed, and their person told so, once."""
+    now = now or datetime.now(UTC)
+    flows = app.router.dialogs.flows
+    async with app.db.session() as session:
+        repo = Repos(session)
+        states = await repo.dialogs.expired(now)
+        for state in states:
+            person = await repo.people.get(state.person_id)
+            await repo.dialogs.delete(state.person_id)
+            if person is None or state.form not in flows:
+                continue
+            with language(person.language or app.config.language):
+                reply = expired_notice(flows[state.form], state)
+            await repo.outbox.enqueue(
+                person.platform, notify.dm(person.platform_user_id), {"reply": reply.to_json()},
+                dedupe_key=f"dialog-expired:{state.id}:{state.started_at.isoformat()}",
+            )
+    if states:
+        app.outbox.wake()
+        log.info("%d idle dialog(s) expired", len(states))
+    return len(states)
+
+
+async def remind_reviewers(app: App, now: datetime | None = None) -> int:
+    """The daily list of what waits too long; at most one a day (its outbox key has the date), so a restart
+    after the hour sends it if it was missed, and never twice."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(ZoneInfo(app.config.timezone))
+    if local.hour < app.config.review.remind_hour:
+        return 0
+    async with app.db.session() as session:
+        with language(app.config.language):
+            count = await remind_waiting(
+                Repos(session), tuple(app.router.platforms), now, app.config.review.remind_after_days
+            )
+    if count:
+        app.outbox.wake()
+    return count

@@ -1,0 +1,295 @@
+"""The document circuit as referents and ONPE staff live it: the guided submission, review, archive, announce."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import jobs
+from bot.app import App
+from bot.messages import Attachment, RoomKind, Tone
+from tests.circuit import Circuit, pdf
+
+REVIEW = RoomKind.REVIEW
+
+
+@pytest.fixture
+def circuit(app: App) -> Circuit:
+    return Circuit(app)
+
+
+async def test_a_document_goes_from_a_dm_to_the_archive_and_the_announcement_rooms(circuit: Circuit) -> None:
+    rid = await circuit.submit(title="Observatoire 2025")
+    [card] = circuit.to("review")
+    assert f"Nouveau document {rid} à relire" in card.text and "Observatoire 2025" in card.text
+    assert "Document présentant des garanties méthodologiques" in card.text  # the criteria of seed 000
+    assert card.reply.prompt is not None and card.reply.prompt.subject == rid
+    assert card.reply.stored_file is not None and card.reply.stored_file.name == "rapport.pdf"
+
+    text = await circuit.text(f"!approuver {rid} Merci, travail très utile", user="onpe", room=REVIEW)
+    assert f"✅ {rid} archivé par onpe" in text
+    [decision] = circuit.to_person("marie")
+    assert "est archivé par l'ONPE" in decision.text and "Merci, travail très utile" in decision.text
+    [announce] = circuit.to("announce")
+    assert f"Nouveau document archivé : {rid} — Observatoire 2025" in announce.text
+    assert "Rapports ODPE" in announce.text and "03 — Allier" in announce.text
+    assert announce.reply.stored_file is not None
+    assert f"{rid} — Observatoire 2025 : archivé" in await circuit.text("!statut")
+    assert "Statut : archivé" in await circuit.text(f"!voir {rid}", user="paul")
+
+
+@pytest.mark.parametrize(
+    ("step", "bad", "expected"),
+    [
+        (1, "12", "Il n'y a pas de choix n° 12 : répondez par un numéro de 1 à 6."),
+        (1, "brochure", "« brochure » ne correspond à aucun choix"),
+        (2, "x" * 201, "Votre texte fait 201 caractères ; 200 au plus sont permis."),
+        (2, "-", "Ce champ est obligatoire"),
+        (3, "31/02/2025", "Le 31/02/2025 n'existe pas dans le calendrier."),
+        (3, "hier", "« hier » n'est pas une date au format JJ/MM/AAAA"),
+        (7, "beaucoup", "« beaucoup » ne correspond à aucun choix"),
+        (8, "alier", "Vouliez-vous dire Allier (03) ?"),
+        (9, "voici le fichier", "Envoyez le document en pièce jointe"),
+    ],
+)
+async def test_a_bad_answer_gets_its_reason_and_loses_nothing(
+    circuit: Circuit, step: int, bad: str, expected: str
+) -> None:
+    answers = ["4", "Rapport <b>2025</b>", "03/11/2025", "Service ODPE", "maltraitance", "Données", "3", "03"]
+    await circuit.say("!soumettre")
+    for answer in answers[: step - 1]:
+        await circuit.say(answer)
+    [reply] = await circuit.say(bad)
+    assert expected in reply.plain()
+    assert f"Étape {step}/10" in reply.plain()  # the same question again
+    for answer in answers[step - 1 :]:
+        await circuit.say(answer)
+    await circuit.say("", attachments=(pdf(),))
+    summary = await circuit.text("-")
+    assert "Récapitulatif" in summary
+    for kept in ("Rapports ODPE", "Rapport <b>2025</b>", "03/11/2025", "Service ODPE", "maltraitance",
+                 "Mixte", "03 — Allier", "rapport.pdf"):
+        assert kept in summary
+
+
+@pytest.mark.parametrize(
+    ("attachment", "expected"),
+    [
+        (Attachment("rapport.pdf", "application/pdf", b"MZ\x90\x00" + b"\x00" * 200),
+         "Le fichier « rapport.pdf » est un programme"),
+        (Attachment("vide.pdf", "application/pdf", b""), "Le fichier « vide.pdf » est vide."),
+        (Attachment("gros.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 1)),
+         "dépasse la taille permise (1 Mo)"),
+        (Attachment("photo.pdf", "application/pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100), "image PNG"),
+    ],
+)
+async def test_a_refused_file_is_explained_and_the_dialog_waits_for_another(
+    circuit: Circuit, attachment: Attachment, expected: str
+) -> None:
+    circuit.app.config.files.max_size_mb = 1
+    await circuit.say("!soumettre")
+    for answer in ("4", "Titre", "03/11/2025", "Auteur", "mots", "Sources", "3", "03"):
+        await circuit.say(answer)
+    [reply] = await circuit.say("", attachments=(attachment,))
+    assert expected in reply.plain() and "Étape 9/10" in reply.plain()
+    assert "Formats acceptés : PDF" in reply.plain()
+    [reply] = await circuit.say("", attachments=(pdf(),))
+    assert "Étape 10/10" in reply.plain()
+
+
+async def test_html_in_a_title_is_shown_as_text_never_as_markup(circuit: Circuit) -> None:
+    rid = await circuit.submit(title="<img src=x onerror=alert(1)>")
+    [card] = circuit.to("review")
+    assert "<img" not in card.reply.html() and "&lt;img src=x onerror=alert(1)&gt;" in card.reply.html()
+    assert rid in card.text
+
+
+async def test_a_restart_mid_dialog_resumes_at_the_same_step(circuit: Circuit) -> None:
+    for answer in ("!soumettre", "1", "Données 2024"):
+        await circuit.say(answer)
+    restarted = Circuit(App(circuit.app.config, db=circuit.app.db))  # a new process on the same database
+    [reply] = await restarted.say("hier")
+    assert "Étape 3/10 — Date du document" in reply.plain()
+    [reply] = await restarted.say("01/02/2024")
+    assert "Étape 4/10" in reply.plain()
+
+
+async def test_back_and_edit_change_an_answer_without_retyping_the_rest(circuit: Circuit) -> None:
+    for answer in ("!soumettre", "1", "Premier titre"):
+        await circuit.say(answer)
+    assert "Étape 2/10" in await circuit.text("retour")
+    assert "Étape 3/10" in await circuit.text("Deuxième titre")
+    for answer in ("03/11/2025", "Auteur", "mots", "Sources", "3", "03"):
+        await circuit.say(answer)
+    await circuit.say("", attachments=(pdf(),))
+    await circuit.say("-")
+    assert "Étape 2/10 — Titre du document" in await circuit.text("modifier 2")
+    summary = await circuit.text("Titre final")
+    assert "2. Titre du document : Titre final" in summary and "Données statistiques" in summary
+    assert "Je n'ai pas compris « peut-être »" in await circuit.text("peut-être")
+
+
+async def test_cancel_sends_nothing(circuit: Circuit) -> None:
+    for answer in ("!soumettre", "1", "Titre"):
+        await circuit.say(answer)
+    assert "abandonné : rien n'a été envoyé" in await circuit.text("annuler")
+    assert circuit.to("review") == []
+    assert "Je n'ai pas compris ce message" in await circuit.text("Titre")  # no dialog any more
+
+
+async def test_a_dialog_started_in_a_shared_room_goes_on_in_the_dm(circuit: Circuit) -> None:
+    text = await circuit.text("!soumettre", room=RoomKind.GROUP)
+    assert text == "Je vous écris en message direct pour la suite."
+    [first] = circuit.to_person("marie")
+    assert "Étape 1/10 — Type de document" in first.text
+    assert "Étape 2/10" in await circuit.text("2")  # answered in the DM
+
+
+async def test_an_idle_dialog_expires_with_a_message(circuit: Circuit) -> None:
+    await circuit.say("!soumettre")
+    await circuit.say("1")
+    expired = await jobs.expire_dialogs(circuit.app, now=datetime.now(UTC) + timedelta(hours=25))
+    await circuit.app.outbox.send_due()
+    assert expired == 1
+    [notice] = circuit.to_person("marie")
+    assert "a expiré faute de réponse" in notice.text and "Rien n'a été envoyé" in notice.text
+    assert "Je n'ai pas compris ce message" in await circuit.text("Titre")
+
+
+async def test_the_same_file_twice_is_pointed_out(circuit: Circuit) -> None:
+    same = pdf("même contenu")
+    rid = await circuit.submit(file=same)
+    await circuit.say("!soumettre")
+    for answer in ("4", "Titre", "03/11/2025", "Auteur", "mots", "Sources", "3", "03"):
+        await circuit.say(answer)
+    await circuit.say("", attachments=(same,))
+    await circuit.say("-")
+    text = await circuit.text("oui")
+    assert f"Ce fichier a déjà été soumis : {rid}" in text
+    assert "Récapitulatif" in text  # still at the summary: nothing lost
+
+
+async def test_review_actions_only_by_reviewers_and_only_in_the_review_room(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    text = await circuit.text(f"!approuver {rid}", user="marie", room=REVIEW)  # in the room, but her own
+    assert f"Vous ne pouvez pas relire votre propre soumission {rid}" in text
+    text = await circuit.text(f"!approuver {rid}", user="onpe", room=RoomKind.DIRECT)
+    assert text.startswith("La commande !approuver ne s'utilise que dans le salon de revue de l'ONPE.")
+    text = await circuit.text(f"!approuver {rid}", user="marie", room=RoomKind.GROUP)
+    assert text.startswith("La commande !approuver est réservée aux relecteurs de l'ONPE.")
+    assert circuit.to("announce") == []
+
+
+async def test_an_action_that_no_longer_applies_says_who_did_what_and_when(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    [reply] = await circuit.say(f"!refuser {rid} trop tard", user="bob", room=REVIEW)
+    today = datetime.now(UTC).strftime("%d/%m/%Y")
+    assert reply.tone is Tone.ERROR
+    assert reply.plain().startswith(f"{rid} a déjà été archivé par onpe le {today}.")
+
+
+async def test_a_rejection_reaches_the_submitter_with_its_reason(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    await circuit.say(f"!refuser {rid} Ce document est déjà archivé sous une autre forme", user="onpe", room=REVIEW)
+    [decision] = circuit.to_person("marie")
+    assert "n'a pas été retenue" in decision.text
+    assert "Motif : Ce document est déjà archivé sous une autre forme" in decision.text
+    assert circuit.to("announce") == []
+
+
+async def test_a_request_for_information_loops_back_through_the_submitter(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    await circuit.say(f"!complement {rid} Quelles sont vos sources exactes ?", user="onpe", room=REVIEW)
+    [ask] = circuit.to_person("marie")
+    assert "Quelles sont vos sources exactes ?" in ask.text and "Répondez simplement ici" in ask.text
+    text = await circuit.text("Les données de l'ASE 2024, tableau 3.")
+    assert "votre complément est transmis à l'ONPE" in text
+    relayed = [s for s in circuit.to("review") if "Complément de marie" in s.text]
+    assert relayed and relayed[0].reply.topic == rid
+    assert "Les données de l'ASE 2024, tableau 3." in relayed[0].text
+    assert "en cours de relecture" in await circuit.text(f"!statut {rid}")
+
+
+async def test_the_submitter_can_withdraw_a_pending_item(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    assert f"{rid} est retiré" in await circuit.text(f"!annuler {rid}")
+    assert any("a été retiré" in s.text for s in circuit.to("review"))
+    text = await circuit.text(f"!approuver {rid}", user="onpe", room=REVIEW)
+    assert f"{rid} a été retiré par la personne qui l'avait soumis" in text
+    assert "Seule la personne" in await circuit.text(f"!annuler {await circuit.submit(user='paul')}")
+
+
+async def test_featuring_asks_consent_and_the_newsletter_lists_what_was_agreed(circuit: Circuit) -> None:
+    rid = await circuit.submit(title="Guide des indicateurs", summary="Un guide pour construire les indicateurs.")
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    assert "Accord demandé" in await circuit.text(f"!valoriser {rid}", user="onpe", room=REVIEW)
+    assert any("Acceptez-vous" in s.text for s in circuit.to_person("marie"))
+    assert "votre réponse est enregistrée" in await circuit.text("oui")
+    markdown, html_reply = await circuit.say("!lettre", user="onpe", room=REVIEW)
+    assert markdown.file is not None and html_reply.file is not None
+    assert b"## Guide des indicateurs" in markdown.file.data
+    assert b"Un guide pour construire les indicateurs." in html_reply.file.data
+    assert "Aucune soumission valorisée" in await circuit.text("!lettre", user="onpe", room=REVIEW)
+
+
+async def test_reactions_act_like_the_commands(circuit: Circuit) -> None:
+    first = await circuit.submit()
+    await circuit.react("✋", first)
+    assert "en cours de relecture" in await circuit.text(f"!statut {first}")
+    await circuit.react("✅", first)
+    assert len(circuit.to("announce")) == 1
+
+    second = await circuit.submit()
+    [ask] = await circuit.react("❌", second)
+    assert f"Motif du refus de {second} ?" in ask.plain()
+    await circuit.say("Hors du champ de l'observatoire", user="onpe", room=REVIEW)
+    decision = circuit.to_person("marie")[-1]
+    assert "Motif : Hors du champ de l'observatoire" in decision.text
+    assert await circuit.react("✅", second, user="marie") != []  # a referent's reaction is refused
+    assert len(circuit.to("announce")) == 1
+
+
+async def test_two_reviewers_approving_at_once_archive_and_announce_once(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    results = await asyncio.gather(
+        circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW),
+        circuit.say(f"!approuver {rid}", user="bob", room=REVIEW),
+    )
+    texts = ["\n".join(r.plain() for r in replies) for replies in results]
+    assert sum("✅" in t for t in texts) == 1
+    assert sum("a déjà été archivé" in t for t in texts) == 1
+    await circuit.app.outbox.send_due()
+    assert len(circuit.to("announce")) == 1
+
+
+async def test_a_restart_between_approval_and_announcement_sends_it_once(app: App) -> None:
+    circuit = Circuit(app)
+    rid = await circuit.submit()
+    circuit.app.outbox.deliverers.clear()  # the process stops before the dispatcher sends anything
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    assert circuit.to("announce") == []
+    restarted = Circuit(App(app.config, db=app.db))
+    assert await restarted.app.outbox.send_due() >= 1
+    await restarted.app.outbox.send_due()
+    assert len(restarted.to("announce")) == 1
+
+
+async def test_reviewers_are_reminded_once_a_day_of_what_waits_too_long(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    later = datetime.now(UTC) + timedelta(days=8)
+    later = later.replace(hour=12)
+    assert await jobs.remind_reviewers(circuit.app, now=later) == 1
+    assert await jobs.remind_reviewers(circuit.app, now=later + timedelta(hours=1)) == 1
+    await circuit.app.outbox.send_due()
+    reminders = [s for s in circuit.to("review") if "Rappel" in s.text]
+    assert len(reminders) == 1 and rid in reminders[0].text
+
+
+async def test_a_pending_item_is_shown_only_to_its_submitter_and_reviewers(circuit: Circuit) -> None:
+    rid = await circuit.submit()
+    assert "n'est pas (encore) publié" in await circuit.text(f"!voir {rid}", user="paul")
+    assert "Statut : soumis" in await circuit.text(f"!voir {rid}")
+    assert "Statut : soumis" in await circuit.text(f"!voir {rid}", user="onpe", room=REVIEW)
