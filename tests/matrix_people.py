@@ -190,7 +190,11 @@ class BotSetup:
         bot = MatrixIntegration(app)
         runtime = Runtime(app, [bot], http=False)
         await runtime.start()
-        await asyncio.wait_for(bot.ready.wait(), 60)
+        try:
+            await asyncio.wait_for(bot.ready.wait(), 60)
+        except TimeoutError:
+            await runtime.stop()
+            raise AssertionError(f"the bot did not connect within 60 s: {bot.failure}") from None
         return Running(app, bot, runtime)
 
 

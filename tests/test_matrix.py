@@ -24,6 +24,7 @@ from integrations.matrix.cross_signing import verify_device_chain
 from integrations.runtime import Runtime
 from storage.migrate import upgrade
 from tests.matrix_people import (
+    ENCRYPTION_STATE,
     BotSetup,
     Person,
     Running,
@@ -254,6 +255,7 @@ async def test_a_reaction_to_the_bots_prompt_reaches_the_core_even_after_a_resta
         await marie.client.room_send(
             room, "m.reaction",
             {"m.relates_to": {"rel_type": "m.annotation", "event_id": prompt.event.event_id, "key": "✅"}},
+            ignore_unverified_devices=True,
         )
         replies = await marie.wait_for(bot_id(setup), room, count=2)
         assert replies[1].body == f"✅ reçu de {marie.user_id} pour X-1"
@@ -481,3 +483,57 @@ async def test_a_bot_started_before_its_homeserver_waits_for_it(
         assert "Commandes d'odpe-bot" in reply.body
     finally:
         await runtime.stop()
+
+
+async def test_the_document_circuit_on_matrix(setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path) -> None:
+    """A referent submits in an encrypted DM, ONPE approves with ✅ in the review room's thread, the announcement
+    room gets the card and the file, the referent gets the decision in her DM."""
+    onpe = await Person.login(synapse, await synapse.register(synapse.unique("onpe")), tmp_path / "onpe")
+    try:
+        review_room = (await onpe.client.room_create(invite=[bot_id(setup)],
+                                                     initial_state=[ENCRYPTION_STATE])).room_id
+        announce_room = (await onpe.client.room_create(invite=[bot_id(setup), marie.user_id])).room_id
+        await marie.join(announce_room)
+        setup.overrides["matrix"] = {"review_room": review_room, "announcement_rooms": [announce_room]}
+        bot = await setup.start()
+        try:
+            await onpe.wait_for_member(review_room, bot_id(setup))
+            dm = await marie.dm(bot_id(setup), encrypted=True)
+            for answer in ("!soumettre", "4", "Rapport de l'ODPE 2025", "03/11/2025", "Service ODPE",
+                           "maltraitance", "Données ASE", "3", "03"):
+                await marie.say(dm, answer)
+            data = b"%PDF-1.4\n1 0 obj<< /Title (ODPE 2025) >>endobj\ntrailer<<>>\n%%EOF\n"
+            response, keys = await marie.client.upload(
+                lambda *_: data, content_type="application/pdf", filename="rapport-2025.pdf", encrypt=True,
+                filesize=len(data),
+            )
+            await marie.say(dm, "", content={"msgtype": "m.file", "body": "rapport-2025.pdf",
+                                              "info": {"mimetype": "application/pdf", "size": len(data)},
+                                              "file": {**keys, "url": response.content_uri}})
+            await marie.say(dm, "-")
+            await marie.say(dm, "oui")
+            done = await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistré sous D-" in s.body)
+            rid = done[0].body.split("enregistré sous ")[1].split(".")[0]
+
+            [card] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "à relire" in s.body)
+            assert decrypted(card) and "Rapport de l'ODPE 2025" in card.body
+            [file] = await onpe.wait_for(
+                bot_id(setup), review_room, where=lambda s: s.content.get("msgtype") == "m.file"
+            )
+            assert file.content["m.relates_to"]["event_id"] == card.event.event_id  # in the item's thread
+            await onpe.client.room_send(review_room, "m.reaction", {"m.relates_to": {
+                "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
+                ignore_unverified_devices=True)
+
+            [announce] = await marie.wait_for(bot_id(setup), announce_room,
+                                              where=lambda s: "Nouveau document archivé" in s.body, timeout=60)
+            assert rid in announce.body
+            await marie.wait_for(bot_id(setup), announce_room, where=lambda s: s.content.get("msgtype") == "m.file")
+            [decision] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Bonne nouvelle" in s.body)
+            assert rid in decision.body
+            [confirmation] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "archivé par" in s.body)
+            assert confirmation.content["m.relates_to"]["event_id"] == card.event.event_id
+        finally:
+            await bot.stop()
+    finally:
+        await onpe.close()
