@@ -25,6 +25,7 @@ from storage.db import sqlite_file
 TARGET = 50.0  # complete dialogs per second the team must reach on the 2-core reference machine
 OPEN_STEPS = 5  # answers given by each of the dialogs left open (type, title, date, author, keywords)
 DONE = "enregistré sous D-"
+_MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Tally:
 
     dialogs: int = 0
     latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.dialogs / self.seconds if self.seconds else 0.0
 
 
 def pdf(key: str) -> Attachment:
@@ -123,12 +129,12 @@ async def run(app: App, label: str, people: str, dialogs: int, concurrency: int,
     for first in range(0, dialogs, concurrency):
         batch = range(first, min(first + concurrency, dialogs))
         await asyncio.gather(*(dialog(app, f"{people}-{i}", dedupe, tally) for i in batch))
-    elapsed = time.perf_counter() - start
+    tally.seconds = time.perf_counter() - start
     p50 = statistics.median(tally.latencies) * 1000
     p99 = statistics.quantiles(tally.latencies, n=100)[98] * 1000
     print(
-        f"  {label:<34} {tally.dialogs / elapsed:7.1f} dialogs/s {len(tally.latencies) / elapsed:7.0f} messages/s"
-        f"   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   ({tally.dialogs} dialogs in {elapsed:.1f} s)"
+        f"  {label:<34} {tally.rate:7.1f} dialogs/s {len(tally.latencies) / tally.seconds:7.0f} messages/s"
+        f"   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   ({tally.dialogs} dialogs in {tally.seconds:.1f} s)"
     )
     return tally
 
@@ -136,7 +142,7 @@ async def run(app: App, label: str, people: str, dialogs: int, concurrency: int,
 def peak_rss_mib() -> float:
     """The process's peak resident set size so far (ru_maxrss is in KiB on Linux, in bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    return peak / _MIB if sys.platform == "darwin" else peak / 1024
 
 
 def database_size(url: str) -> str:
@@ -145,37 +151,44 @@ def database_size(url: str) -> str:
         return "n/a (not a SQLite file)"
     sizes = {suffix: Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal")
              if Path(f"{path}{suffix}").exists()}
-    shown = " + ".join(f"{size / (1024 * 1024):.1f} MiB{' (WAL)' if suffix else ''}" for suffix, size in sizes.items())
-    return f"{shown} = {sum(sizes.values()) / (1024 * 1024):.1f} MiB"
+    shown = " + ".join(f"{size / _MIB:.1f} MiB{' (WAL)' if suffix else ''}" for suffix, size in sizes.items())
+    return f"{shown} = {sum(sizes.values()) / _MIB:.1f} MiB"
 
 
-async def open_dialogs(app: App, label: str, count: int, concurrency: int, url: str) -> None:
+async def open_person(app: App, sender: str) -> None:
+    """`sender` starts a dialog and gives its first answers; exits unless the bot then asks the next question."""
+    replies = await converse(app, sender, script(sender)[: OPEN_STEPS + 1], True)
+    if f"Étape {OPEN_STEPS + 1}/" not in plain(replies):
+        raise SystemExit(f"{sender}: the dialog is not at step {OPEN_STEPS + 1}; last reply:\n{plain(replies)}")
+
+
+async def open_dialogs(app: App, people: str, count: int, concurrency: int, url: str) -> None:
     """Leave `count` dialogs open at step 6, measure memory, then finish one of them."""
-    print(f"{count} dialogs left open after {OPEN_STEPS} answers ({concurrency} started at a time)")
+    at_once = "one after the other" if concurrency == 1 else f"{concurrency} at a time"
+    print(f"{count} dialogs left open after {OPEN_STEPS} answers (started {at_once}, tracemalloc on)")
     rss_before = peak_rss_mib()
     tracemalloc.start()
     start = time.perf_counter()
     for first in range(0, count, concurrency):
         batch = range(first, min(first + concurrency, count))
-        await asyncio.gather(
-            *(converse(app, f"{label}-{i}", script(f"{label}-{i}")[: OPEN_STEPS + 1], True) for i in batch)
-        )
+        await asyncio.gather(*(open_person(app, f"{people}-{i}") for i in batch))
     elapsed = time.perf_counter() - start
-    _, traced_peak = tracemalloc.get_traced_memory()
+    traced_now, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_after = peak_rss_mib()
     async with app.db.session() as session:
         rows = (await session.execute(sa.text("SELECT count(*) FROM dialog_state"))).scalar_one()
-    print(f"  opened in {elapsed:.1f} s (tracemalloc on, so slower than the runs above)")
-    print(f"  peak RSS       {rss_before:7.1f} MiB before, {rss_after:7.1f} MiB after")
-    print(f"  Python peak    {traced_peak / (1024 * 1024):7.1f} MiB allocated at once (tracemalloc)")
-    print(f"  database       {app.db.backend}, {rows} rows in dialog_state, file {database_size(url)}")
+    messages = count * (OPEN_STEPS + 1)
+    print(f"  opened in {elapsed:.1f} s ({messages / elapsed:.0f} messages/s, slowed down by tracemalloc)")
+    print(f"  peak RSS        {rss_before:6.1f} MiB before, {rss_after:6.1f} MiB after")
+    print(f"  Python (traced) {traced_peak / _MIB:6.1f} MiB at the peak, {traced_now / _MIB:6.1f} MiB still held after")
+    print(f"  database        {app.db.backend}, {rows} rows in dialog_state, file {database_size(url)}")
     middle = min(500, count) - 1  # person #500
-    sender = f"{label}-{middle}"
+    sender = f"{people}-{middle}"
     replies = await converse(app, sender, script(sender)[OPEN_STEPS + 1 :], True)
     if DONE not in plain(replies):
         raise SystemExit(f"{sender}: the dialog left open could not be completed; last reply:\n{plain(replies)}")
-    print(f"  person #{middle + 1} then completed the dialog: {plain(replies).splitlines()[0]}")
+    print(f"  person #{middle + 1} then finished their dialog: {plain(replies).splitlines()[0]}")
 
 
 async def main() -> None:
@@ -183,10 +196,12 @@ async def main() -> None:
     parser.add_argument("--dialogs", type=int, default=300, help="complete dialogs per line")
     parser.add_argument("--concurrency", type=int, default=20, help="dialogs running at once on the concurrent line")
     parser.add_argument("--open", type=int, default=1000, help="dialogs left open for the memory figures")
+    parser.add_argument("--open-concurrency", type=int, default=1,
+                        help="dialogs opened at once (on SQLite, more than 1 only waits on the write lock)")
     parser.add_argument("--database-url", help="another database than a temporary SQLite file (it gets migrated)")
     options = parser.parse_args()
-    if options.dialogs < 2 or options.concurrency < 1 or options.open < 1:
-        parser.error("--dialogs must be at least 2, --concurrency and --open at least 1")
+    if options.dialogs < 2 or min(options.concurrency, options.open, options.open_concurrency) < 1:
+        parser.error("--dialogs must be at least 2, --concurrency, --open and --open-concurrency at least 1")
     tag = uuid.uuid4().hex[:6]  # people and files are new on every run, even on a database kept between runs
     with tempfile.TemporaryDirectory() as tmp:
         url = options.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -197,11 +212,16 @@ async def main() -> None:
             print(f"odpe-bot core on {app.db.backend}: {options.dialogs} `soumettre` dialogs of {len(script(''))} "
                   f"messages per line (target ≥ {TARGET:.0f} dialogs/s)")
             await run(app, "warm-up", f"warmup-{tag}", min(20, options.dialogs), 1, True)
-            await run(app, "one at a time, event ids recorded", f"seq-{tag}", options.dialogs, 1, True)
-            await run(app, f"{options.concurrency} at a time, event ids recorded", f"conc-{tag}", options.dialogs,
-                      options.concurrency, True)
+            began = time.perf_counter()
+            sequential = await run(app, "one at a time, event ids recorded", f"seq-{tag}", options.dialogs, 1, True)
+            concurrent = await run(app, f"{options.concurrency} at a time, event ids recorded", f"conc-{tag}",
+                                   options.dialogs, options.concurrency, True)
             await run(app, "one at a time, console (no ids)", f"console-{tag}", options.dialogs, 1, False)
-            await open_dialogs(app, f"open-{tag}", options.open, options.concurrency, url)
+            best = max(sequential.rate, concurrent.rate)
+            verdict = "reached" if best >= TARGET else f"NOT reached ({best / TARGET:.0%} of it)"
+            print(f"  target of {TARGET:.0f} complete dialogs/s (event ids recorded): {verdict}")
+            await open_dialogs(app, f"open-{tag}", options.open, options.open_concurrency, url)
+            print(f"done in {time.perf_counter() - began:.0f} s after the warm-up")
         finally:
             await app.close()
 

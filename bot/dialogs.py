@@ -211,10 +211,8 @@ class Dialogs:
         if words and words[0] in EDIT_WORDS:
             target = self._field_index(flow.form, " ".join(words[1:]))
             if target is None:
-                return [Reply.error(
-                    str(_("Indiquez le numéro du champ à modifier, de 1 à {n} (ex. « modifier 2 »).")).format(
-                        n=_steps(flow.form)), *summary(flow, data["answers"]).body.blocks[1:2]
-                )]
+                sentence = _("Indiquez le numéro du champ à modifier, de 1 à {n} (ex. « modifier 2 »).")
+                return [Reply.error(sentence.format(n=_steps(flow.form))), summary(flow, data["answers"])]
             data["mode"] = "edit"
             await self._save(ctx, state, target, data)
             return [question(flow, target, data["answers"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,8 @@ class Registry:
     reactions: dict[str, Handler] = field(default_factory=dict)
     # Guided dialogs by name (bot.dialogs.Flow), declared by the command families that start them.
     flows: dict[str, Flow] = field(default_factory=dict)
+    # The order in which families are listed (help, README); commands of other families come last.
+    family_order: tuple[str, ...] = ()
     _names: dict[str, Command] = field(default_factory=dict)
 
     def add_flow(self, name: str, flow: Flow) -> None:
@@ -171,5 +173,8 @@ class Registry:
                 found.append(cmd)
         return found[:limit]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.commands.values())
+    def __iter__(self) -> Iterator[Command]:
+        """Commands by family, in `family_order`, then in the order they were declared: modules may be imported
+        in any order, the listing stays the same."""
+        rank = {family: i for i, family in enumerate(self.family_order)}
+        return iter(sorted(self.commands.values(), key=lambda c: rank.get(c.family, len(rank))))

@@ -6,9 +6,9 @@ import importlib
 
 from bot.registry import Registry
 
-FAMILIES = ("help", "profile", "directory", "dialog", "documents", "review")
+FAMILIES = ("help", "profile", "directory", "documents", "dialogs", "review")
 
-registry = Registry()
+registry = Registry(family_order=FAMILIES)
 command = registry.command
 
 

@@ -14,6 +14,9 @@ FAMILY_TITLES: dict[str, LazyText] = {
     "help": _("Aide"),
     "profile": _("Votre profil"),
     "directory": _("Annuaire des ODPE"),
+    "documents": _("Documents"),
+    "dialogs": _("Saisie en cours"),
+    "review": _("Relecture (salon de revue)"),
 }
 
 ROLE_NOTES: dict[Role, LazyText] = {

@@ -40,18 +40,28 @@ async def in_thread(ctx: Context, item: Item, text: str, key: str) -> None:
 async def do_claim(ctx: Context, item: Item) -> list[Reply]:
     await review.apply(ctx, item, "claim")
     rid = str(item.readable_id)
-    await review.tell_submitter(ctx, item, Reply.text(
-        str(_("Votre soumission {id} est en cours de relecture par l'ONPE.")).format(id=rid)), f"claim:{rid}")
-    return [Reply.success(str(_("✋ {id} est pris en charge par {who}.")).format(
-        id=rid, who=ctx.person.display_name), topic=rid)]
+    await review.tell_submitter(
+        ctx,
+        item,
+        Reply.text(str(_("Votre soumission {id} est en cours de relecture par l'ONPE.")).format(id=rid)),
+        f"claim:{rid}",
+    )
+    return [
+        Reply.success(
+            str(_("✋ {id} est pris en charge par {who}.")).format(id=rid, who=ctx.person.display_name), topic=rid
+        )
+    ]
 
 
 async def do_approve(ctx: Context, item: Item, note: str | None) -> list[Reply]:
     async def archive_and_announce(ctx: Context, item: Item) -> None:
         rid = str(item.readable_id)
         verb = _("archivé") if item.kind == "document" else _("publié")
-        lines = [str(_("Bonne nouvelle : votre soumission {id} « {title} » est {verb} par l'ONPE.")).format(
-            id=rid, title=item.title, verb=verb)]
+        lines = [
+            str(_("Bonne nouvelle : votre soumission {id} « {title} » est {verb} par l'ONPE.")).format(
+                id=rid, title=item.title, verb=verb
+            )
+        ]
         if note:
             lines.append(str(_("Note de l'ONPE : {note}")).format(note=note))
         await review.tell_submitter(ctx, item, Reply.success(*lines), f"decision:{rid}")
@@ -59,8 +69,14 @@ async def do_approve(ctx: Context, item: Item, note: str | None) -> list[Reply]:
 
     await review.apply(ctx, item, "approve", note=note, effects=archive_and_announce)
     rid = str(item.readable_id)
-    return [Reply.success(str(_("✅ {id} {verb} par {who} ; l'annonce part dans les salons d'annonces.")).format(
-        id=rid, verb=review.status_label(item.status), who=ctx.person.display_name), topic=rid)]
+    return [
+        Reply.success(
+            str(_("✅ {id} {verb} par {who} ; l'annonce part dans les salons d'annonces.")).format(
+                id=rid, verb=review.status_label(item.status), who=ctx.person.display_name
+            ),
+            topic=rid,
+        )
+    ]
 
 
 def announcement(item: Item) -> Reply:
@@ -74,15 +90,27 @@ def announcement(item: Item) -> Reply:
 async def do_reject(ctx: Context, item: Item, reason: str) -> list[Reply]:
     async def tell(ctx: Context, item: Item) -> None:
         rid = str(item.readable_id)
-        await review.tell_submitter(ctx, item, Reply.text(
-            str(_("Votre soumission {id} « {title} » n'a pas été retenue par l'ONPE.")).format(
-                id=rid, title=item.title),
-            str(_("Motif : {reason}")).format(reason=reason),
-        ), f"decision:{rid}")
+        await review.tell_submitter(
+            ctx,
+            item,
+            Reply.text(
+                str(_("Votre soumission {id} « {title} » n'a pas été retenue par l'ONPE.")).format(
+                    id=rid, title=item.title
+                ),
+                str(_("Motif : {reason}")).format(reason=reason),
+            ),
+            f"decision:{rid}",
+        )
 
     await review.apply(ctx, item, "reject", note=reason, effects=tell)
-    return [Reply.success(str(_("❌ {id} refusé par {who}. Motif : {reason}")).format(
-        id=item.readable_id, who=ctx.person.display_name, reason=reason), topic=str(item.readable_id))]
+    return [
+        Reply.success(
+            str(_("❌ {id} refusé par {who}. Motif : {reason}")).format(
+                id=item.readable_id, who=ctx.person.display_name, reason=reason
+            ),
+            topic=str(item.readable_id),
+        )
+    ]
 
 
 async def do_request_info(ctx: Context, item: Item, question: str) -> list[Reply]:
@@ -99,14 +127,22 @@ async def do_request_info(ctx: Context, item: Item, question: str) -> list[Reply
             await ctx.dialog.start_for(ctx, submitter, "info_answer", {"item": rid})
             text.append(str(_("Répondez simplement ici : votre réponse sera transmise à l'ONPE.")))
         else:
-            text.append(str(_("Terminez d'abord votre saisie en cours, puis tapez « statut {id} » pour répondre.")
-                            ).format(id=rid))
-        await notify.to_person(ctx, submitter.platform, submitter.platform_user_id, Reply.text(*text),
-                               f"info:{rid}:{ctx.message.event_id}")
+            text.append(
+                str(_("Terminez d'abord votre saisie en cours, puis tapez « statut {id} » pour répondre.")).format(
+                    id=rid
+                )
+            )
+        await notify.to_person(
+            ctx, submitter.platform, submitter.platform_user_id, Reply.text(*text), f"info:{rid}:{ctx.message.event_id}"
+        )
 
     await review.apply(ctx, item, "request_info", note=question, effects=ask)
-    return [Reply.success(str(_("❓ Complément demandé pour {id} : la réponse arrivera ici.")).format(
-        id=item.readable_id), topic=str(item.readable_id))]
+    return [
+        Reply.success(
+            str(_("❓ Complément demandé pour {id} : la réponse arrivera ici.")).format(id=item.readable_id),
+            topic=str(item.readable_id),
+        )
+    ]
 
 
 async def start_info_answer(ctx: Context, item: Item) -> list[Reply]:
@@ -123,22 +159,34 @@ async def answer_info(ctx: Context, answers: dict[str, Any], context: dict[str, 
 
     async def relay(ctx: Context, item: Item) -> None:
         rid = str(item.readable_id)
-        await in_thread(ctx, item, str(_("Complément de {who} pour {id} : {text}")).format(
-            who=ctx.person.display_name, id=rid, text=text), f"info-answer:{rid}:{ctx.message.event_id}")
+        await in_thread(
+            ctx,
+            item,
+            str(_("Complément de {who} pour {id} : {text}")).format(who=ctx.person.display_name, id=rid, text=text),
+            f"info-answer:{rid}:{ctx.message.event_id}",
+        )
 
     await review.apply(ctx, item, "answer_info", note=text, effects=relay)
-    return Reply.success(str(_("Merci : votre complément est transmis à l'ONPE, {id} retourne en relecture.")).format(
-        id=item.readable_id))
+    return Reply.success(
+        str(_("Merci : votre complément est transmis à l'ONPE, {id} retourne en relecture.")).format(
+            id=item.readable_id
+        )
+    )
 
 
-INFO_FORM = Form("info_answer", _("Complément demandé par l'ONPE"), (
-    Field("answer", _("Votre complément"), max_length=4000),
-))
+INFO_FORM = Form(
+    "info_answer", _("Complément demandé par l'ONPE"), (Field("answer", _("Votre complément"), max_length=4000),)
+)
 REASON_FORM = Form("review_reason", _("Motif"), (Field("reason", _("Motif ou question"), max_length=2000),))
-CONSENT_FORM = Form("feature_consent", _("Valorisation par l'ONPE"), (
-    Field("consent", _("Acceptez-vous que l'ONPE mette en avant votre soumission ?"), Kind.YES_NO,
-          help=FEATURING_RULE),
-))
+CONSENT_FORM = Form(
+    "feature_consent",
+    _("Valorisation par l'ONPE"),
+    (
+        Field(
+            "consent", _("Acceptez-vous que l'ONPE mette en avant votre soumission ?"), Kind.YES_NO, help=FEATURING_RULE
+        ),
+    ),
+)
 
 
 async def reason_given(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> list[Reply]:
@@ -158,8 +206,12 @@ async def consent_given(ctx: Context, answers: dict[str, Any], context: dict[str
     item.featured = given
     await ctx.repo.audit.append(rid, "feature_consent", actor_id=ctx.person.id, detail={"given": given})
     verb = _("accepte") if given else _("refuse")
-    await in_thread(ctx, item, str(_("{who} {verb} la valorisation de {id}.")).format(
-        who=ctx.person.display_name, verb=verb, id=rid), f"consent:{rid}")
+    await in_thread(
+        ctx,
+        item,
+        str(_("{who} {verb} la valorisation de {id}.")).format(who=ctx.person.display_name, verb=verb, id=rid),
+        f"consent:{rid}",
+    )
     return Reply.success(str(_("Merci, votre réponse est enregistrée.")))
 
 
@@ -167,11 +219,15 @@ registry.add_flow("info_answer", Flow(INFO_FORM, answer_info, confirm=False))
 registry.add_flow("review_reason", Flow(REASON_FORM, reason_given, confirm=False))
 registry.add_flow("feature_consent", Flow(CONSENT_FORM, consent_given, confirm=False))
 
-REVIEW_ROOM = {"role": Role.REVIEWER, "where": Where.REVIEW_ROOM}
 
-
-@command("file", aliases=["queue"], family="review", help=_("Les soumissions en attente, des plus anciennes aux "
-         "plus récentes."), **REVIEW_ROOM)
+@command(
+    "file",
+    aliases=["queue"],
+    family="review",
+    help=_("Les soumissions en attente, des plus anciennes aux plus récentes."),
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def queue(ctx: Context) -> Reply:
     items = await ctx.repo.items.in_statuses([str(s) for s in review.PENDING])
     if not items:
@@ -187,55 +243,98 @@ async def queue(ctx: Context) -> Reply:
     return Reply.card([Heading.of(str(_("{n} soumission(s) en attente")).format(n=len(items))), Bullets.of(lines)])
 
 
-@command("prendre", aliases=["claim"], family="review", help=_("Prend en charge la relecture d'une soumission."),
-         args=[Arg("id", _("ex. D-12"))], examples=["prendre D-12"], **REVIEW_ROOM)
+@command(
+    "prendre",
+    aliases=["claim"],
+    family="review",
+    help=_("Prend en charge la relecture d'une soumission."),
+    args=[Arg("id", _("ex. D-12"))],
+    examples=["prendre D-12"],
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def claim(ctx: Context, id: str) -> list[Reply]:
     return await do_claim(ctx, await review.find_item(ctx, id))
 
 
-@command("approuver", aliases=["approve"], family="review",
-         help=_("Archive un document (ou publie une pratique) et l'annonce au réseau."),
-         args=[Arg("id", _("ex. D-12")),
-               Arg("note", _("note facultative pour la personne"), required=False, rest=True)],
-         examples=["approuver D-12", "approuver D-12 Merci pour ce travail très complet"], **REVIEW_ROOM)
+@command(
+    "approuver",
+    aliases=["approve"],
+    family="review",
+    help=_("Archive un document (ou publie une pratique) et l'annonce au réseau."),
+    args=[Arg("id", _("ex. D-12")), Arg("note", _("note facultative pour la personne"), required=False, rest=True)],
+    examples=["approuver D-12", "approuver D-12 Merci pour ce travail très complet"],
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def approve(ctx: Context, id: str, note: str | None) -> list[Reply]:
     return await do_approve(ctx, await review.find_item(ctx, id), note)
 
 
-@command("refuser", aliases=["reject"], family="review", help=_("Refuse une soumission, avec son motif."),
-         args=[Arg("id", _("ex. D-12")), Arg("motif", _("le motif, transmis à la personne"), rest=True)],
-         examples=["refuser D-12 Document déjà publié sous une autre forme"], **REVIEW_ROOM)
+@command(
+    "refuser",
+    aliases=["reject"],
+    family="review",
+    help=_("Refuse une soumission, avec son motif."),
+    args=[Arg("id", _("ex. D-12")), Arg("motif", _("le motif, transmis à la personne"), rest=True)],
+    examples=["refuser D-12 Document déjà publié sous une autre forme"],
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def reject(ctx: Context, id: str, motif: str) -> list[Reply]:
     return await do_reject(ctx, await review.find_item(ctx, id), motif)
 
 
-@command("complement", aliases=["request-info"], family="review",
-         help=_("Demande un complément à la personne qui a soumis."),
-         args=[Arg("id", _("ex. D-12")), Arg("question", _("ce que vous demandez"), rest=True)],
-         examples=["complement D-12 Pouvez-vous préciser les sources ?"], **REVIEW_ROOM)
+@command(
+    "complement",
+    aliases=["request-info"],
+    family="review",
+    help=_("Demande un complément à la personne qui a soumis."),
+    args=[Arg("id", _("ex. D-12")), Arg("question", _("ce que vous demandez"), rest=True)],
+    examples=["complement D-12 Pouvez-vous préciser les sources ?"],
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def request_info(ctx: Context, id: str, question: str) -> list[Reply]:
     return await do_request_info(ctx, await review.find_item(ctx, id), question)
 
 
-@command("valoriser", aliases=["feature"], family="review",
-         help=_("Propose de mettre en avant une soumission archivée : la personne donne son accord."),
-         args=[Arg("id", _("ex. D-12"))], examples=["valoriser D-12"], **REVIEW_ROOM)
+@command(
+    "valoriser",
+    aliases=["feature"],
+    family="review",
+    help=_("Propose de mettre en avant une soumission archivée : la personne donne son accord."),
+    args=[Arg("id", _("ex. D-12"))],
+    examples=["valoriser D-12"],
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def feature(ctx: Context, id: str) -> Reply:
     item = await review.find_item(ctx, id)
     rid = str(item.readable_id)
     if item.status not in (review.Status.ARCHIVED, review.Status.PUBLISHED):
-        raise UserError(_("Seule une soumission archivée ou publiée peut être valorisée ; {id} est {status}.").format(
-            id=rid, status=review.status_label(item.status)))
+        raise UserError(
+            _("Seule une soumission archivée ou publiée peut être valorisée ; {id} est {status}.").format(
+                id=rid, status=review.status_label(item.status)
+            )
+        )
     if item.feature_consent in ("asked", "given"):
-        raise UserError(_("L'accord pour {id} est déjà {state}.").format(
-            id=rid, state=_("demandé") if item.feature_consent == "asked" else _("donné")))
+        raise UserError(
+            _("L'accord pour {id} est déjà {state}.").format(
+                id=rid, state=_("demandé") if item.feature_consent == "asked" else _("donné")
+            )
+        )
     submitter = await ctx.repo.people.get(item.submitter_id)
     if submitter is None:
         raise UserError(_("Je ne retrouve pas la personne qui a soumis {id}.").format(id=rid))
     item.feature_consent = "asked"
     await ctx.repo.audit.append(rid, "feature_asked", actor_id=ctx.person.id)
-    text = [str(_("L'ONPE souhaite mettre en avant votre soumission {id} « {title} » (lettre de l'ONPE, site "
-                  "internet).")).format(id=rid, title=item.title), str(FEATURING_RULE)]
+    text = [
+        str(
+            _("L'ONPE souhaite mettre en avant votre soumission {id} « {title} » (lettre de l'ONPE, site internet).")
+        ).format(id=rid, title=item.title),
+        str(FEATURING_RULE),
+    ]
     if await ctx.repo.dialogs.get(submitter.id) is None:
         await ctx.dialog.start_for(ctx, submitter, "feature_consent", {"item": rid})
         text.append(str(_("Acceptez-vous ? Répondez « oui » ou « non ».")))
@@ -243,9 +342,14 @@ async def feature(ctx: Context, id: str) -> Reply:
     return Reply.success(str(_("Accord demandé à la personne qui a soumis {id}.")).format(id=rid), topic=rid)
 
 
-@command("lettre", aliases=["newsletter"], family="review",
-         help=_("Prépare la rubrique de la lettre de l'ONPE avec les soumissions valorisées depuis la dernière."),
-         **REVIEW_ROOM)
+@command(
+    "lettre",
+    aliases=["newsletter"],
+    family="review",
+    help=_("Prépare la rubrique de la lettre de l'ONPE avec les soumissions valorisées depuis la dernière."),
+    role=Role.REVIEWER,
+    where=Where.REVIEW_ROOM,
+)
 async def newsletter(ctx: Context) -> list[Reply]:
     last = await ctx.repo.kv.get(NEWSLETTER_KEY)
     since = datetime.fromisoformat(last) if isinstance(last, str) else None
@@ -256,10 +360,14 @@ async def newsletter(ctx: Context) -> list[Reply]:
     await ctx.repo.kv.set(NEWSLETTER_KEY, ctx.now.isoformat())
     day = ctx.now.strftime("%Y-%m-%d")
     return [
-        Reply.text(str(_("Brouillon de la lettre : {n} soumission(s) valorisée(s).")).format(n=len(items)),
-                   file=Attachment(f"lettre-onpe-{day}.md", "text/markdown", markdown.encode())),
-        Reply.text(str(_("La même rubrique en HTML :")),
-                   file=Attachment(f"lettre-onpe-{day}.html", "text/html", html_text.encode())),
+        Reply.text(
+            str(_("Brouillon de la lettre : {n} soumission(s) valorisée(s).")).format(n=len(items)),
+            file=Attachment(f"lettre-onpe-{day}.md", "text/markdown", markdown.encode()),
+        ),
+        Reply.text(
+            str(_("La même rubrique en HTML :")),
+            file=Attachment(f"lettre-onpe-{day}.html", "text/html", html_text.encode()),
+        ),
     ]
 
 
@@ -297,25 +405,39 @@ async def reacted(ctx: Context, reaction: Reaction) -> list[Reply]:
     if await ctx.dialog.active(ctx) is not None:
         raise UserError(_("Terminez d'abord votre saisie en cours (ou « annuler »)."))
     await ctx.dialog.start(ctx, "review_reason", {"item": str(item.readable_id), "action": action})
-    prompt = _("Motif du refus de {id} ? Écrivez-le ici (ou « annuler »).") if action == "reject" else _(
-        "Quel complément demander pour {id} ? Écrivez-le ici (ou « annuler »).")
+    prompt = (
+        _("Motif du refus de {id} ? Écrivez-le ici (ou « annuler »).")
+        if action == "reject"
+        else _("Quel complément demander pour {id} ? Écrivez-le ici (ou « annuler »).")
+    )
     return [Reply.text(prompt.format(id=item.readable_id), topic=str(item.readable_id))]
 
 
 async def remind_waiting(ctx_repo: Any, platforms: tuple[str, ...], now: datetime, after_days: int) -> int:
     """Once a day, in the review room: what has waited longer than `after_days` (one message a day at most)."""
-    items = [i for i in await ctx_repo.items.in_statuses([str(s) for s in review.PENDING])
-             if now - i.created_at >= timedelta(days=after_days)]
+    items = [
+        i
+        for i in await ctx_repo.items.in_statuses([str(s) for s in review.PENDING])
+        if now - i.created_at >= timedelta(days=after_days)
+    ]
     if not items:
         return 0
     lines = [f"{i.readable_id} — {i.title} — {review.status_label(i.status)} — {age(i.created_at, now)}" for i in items]
-    reply = Reply.card([
-        Heading.of(str(_("Rappel : {n} soumission(s) attendent depuis plus de {d} jours")).format(n=len(items),
-                                                                                              d=after_days)),
-        Bullets.of(lines),
-    ])
+    reply = Reply.card(
+        [
+            Heading.of(
+                str(_("Rappel : {n} soumission(s) attendent depuis plus de {d} jours")).format(
+                    n=len(items), d=after_days
+                )
+            ),
+            Bullets.of(lines),
+        ]
+    )
     for platform in platforms:
-        await ctx_repo.outbox.enqueue(platform, notify.REVIEW, {"reply": reply.to_json()},
-                                      dedupe_key=f"{platform}:reminder:{now.date().isoformat()}")
+        await ctx_repo.outbox.enqueue(
+            platform,
+            notify.REVIEW,
+            {"reply": reply.to_json()},
+            dedupe_key=f"{platform}:reminder:{now.date().isoformat()}",
+        )
     return len(items)
-

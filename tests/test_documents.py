@@ -293,3 +293,14 @@ async def test_a_pending_item_is_shown_only_to_its_submitter_and_reviewers(circu
     assert "n'est pas (encore) publié" in await circuit.text(f"!voir {rid}", user="paul")
     assert "Statut : soumis" in await circuit.text(f"!voir {rid}")
     assert "Statut : soumis" in await circuit.text(f"!voir {rid}", user="onpe", room=REVIEW)
+
+
+async def test_edit_needs_a_field_number(circuit: Circuit) -> None:
+    await circuit.submit(user="paul")  # paul's first, to be at the summary again below
+    await circuit.say("!soumettre")
+    for answer in ("4", "Titre", "03/11/2025", "Auteur", "mots", "Sources", "3", "03"):
+        await circuit.say(answer)
+    await circuit.say("", attachments=(pdf(),))
+    await circuit.say("-")
+    text = await circuit.text("modifier 42")
+    assert "Indiquez le numéro du champ à modifier, de 1 à 10" in text and "Récapitulatif" in text

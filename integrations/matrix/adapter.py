@@ -79,7 +79,7 @@ def server_of(user_id: str) -> str:
 
 
 class MatrixIntegration:
-    name = PLATFORM
+    name: str = PLATFORM
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -146,7 +146,8 @@ class MatrixIntegration:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sync_task
         if self._saving is not None:
-            await self._saving
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saving
         if self.client is not None:
             await self.client.close()
 
@@ -327,7 +328,8 @@ class MatrixIntegration:
         """Save while the next sync waits, so that answers are not held up; one save at a time keeps them in
         order."""
         if self._saving is not None:
-            await self._saving
+            # Shielded: stopping the sync loop must not cancel a save half-way.
+            await asyncio.shield(self._saving)
         self._saving = asyncio.ensure_future(self._save_token(token))
 
     async def _after_sync(self) -> None:
