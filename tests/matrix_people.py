@@ -55,6 +55,7 @@ class Person:
     user: RegisteredUser
     client: AsyncClient
     seen: list[Seen] = field(default_factory=list)
+    invites: list[str] = field(default_factory=list)
     typing: list[tuple[str, list[str]]] = field(default_factory=list)  # (room, who was typing)
     token: str | None = None
 
@@ -80,6 +81,7 @@ class Person:
         if not isinstance(response, SyncResponse):
             return
         self.token = response.next_batch
+        self.invites.extend(room_id for room_id in response.rooms.invite if room_id not in self.invites)
         for room_id, joined in response.rooms.join.items():
             for event in joined.timeline.events:
                 self.seen.append(Seen(room_id, event))

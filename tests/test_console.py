@@ -65,3 +65,27 @@ async def test_console_help_and_unknown_console_command(app: App) -> None:
 async def test_quit_stops_reading(app: App) -> None:
     out = await run(app, "/quit", "!aide")
     assert "Commandes" not in out
+
+
+async def test_the_document_circuit_end_to_end_on_the_console(app: App, tmp_path: Path) -> None:
+    document = tmp_path / "rapport.pdf"
+    document.write_bytes(b"%PDF-1.4\n1 0 obj<< /Title (console) >>endobj\ntrailer<<>>\n%%EOF\n")
+    out = await run(
+        app,
+        "!soumettre", "4", "Rapport 2025", "03/11/2025", "Service ODPE", "indicateurs", "Données ASE", "3", "03",
+        f"/fichier {document}", "-", "oui",
+        "/as onpe", "/room revue", "!file", "!approuver D-1 Merci",
+        "/as marie", "/room dm", "!statut",
+    )
+    assert "Merci ! Votre document est enregistré sous D-1." in out
+    assert "── salon revue ──\n[D-1] Nouveau document D-1 à relire" in out
+    assert "[fichier joint : rapport.pdf]" in out
+    assert "D-1 — Rapport 2025 — soumis, en attente de relecture" in out
+    assert "── message direct pour marie ──\nBonne nouvelle : votre soumission D-1" in out
+    assert "── salon annonces ──\nNouveau document archivé : D-1 — Rapport 2025" in out
+    assert "D-1 — Rapport 2025 : archivé" in out
+
+
+async def test_a_file_that_cannot_be_read_is_said_so(app: App, tmp_path: Path) -> None:
+    out = await run(app, f"/fichier {tmp_path / 'absent.pdf'}")
+    assert "Impossible de lire" in out and "absent.pdf" in out

@@ -537,3 +537,30 @@ async def test_the_document_circuit_on_matrix(setup: BotSetup, marie: Person, sy
             await bot.stop()
     finally:
         await onpe.close()
+
+
+async def test_a_dialog_started_in_a_shared_room_goes_on_in_a_dm_the_bot_opens(
+    bot: Running, marie: Person, synapse: Synapse, tmp_path: Path
+) -> None:
+    paul = await Person.login(synapse, await synapse.register(synapse.unique("paul")), tmp_path / "paul")
+    try:
+        room = await marie.room(invite=[bot_id(bot), paul.user_id])
+        await paul.join(room)
+        await marie.wait_for_member(room, bot_id(bot))
+        await marie.say(room, "!soumettre")
+        [moved] = await marie.wait_for(bot_id(bot), room)
+        assert moved.body == "Je vous écris en message direct pour la suite."
+
+        async def invited() -> list[str]:
+            await marie.sync(500)
+            return marie.invites
+
+        [dm] = await eventually(invited, timeout=30)
+        await marie.join(dm)
+        [first] = await marie.wait_for(bot_id(bot), dm, timeout=60)
+        assert decrypted(first) and "Étape 1/10 — Type de document" in first.body
+        await marie.say(dm, "2")
+        [_first, second] = await marie.wait_for(bot_id(bot), dm, count=2)
+        assert "Étape 2/10" in second.body
+    finally:
+        await paul.close()

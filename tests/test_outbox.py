@@ -96,3 +96,16 @@ async def test_two_rounds_at_once_send_a_message_once(migrated_db: Database) -> 
     await outbox.enqueue("matrix", "!annonces", {"text": "D-2 archivé"}, "announce:D-2")
     await asyncio.gather(outbox.send_due(), outbox.send_due())
     assert platform.sent == [("!annonces", {"text": "D-2 archivé"})]
+
+
+async def test_a_recipient_who_becomes_reachable_gets_their_messages_at_once(migrated_db: Database) -> None:
+    clock = Clock()
+    outbox, platform = Outbox(migrated_db, clock), Platform()
+    outbox.register("matrix", platform.deliver)
+    platform.failures = [ConnectionError("waiting for @marie to accept the invitation")]
+    await outbox.enqueue("matrix", "dm:@marie:odpe.test", {"text": "Étape 1/10"}, "k5")
+    await outbox.send_due()
+    assert await outbox.send_due() == 0  # not due before its retry time…
+    async with migrated_db.session() as session:
+        assert await Repos(session).outbox.retry_now("dm:@marie:odpe.test", clock.now) == 1
+    assert await outbox.send_due() == 1  # …until she joins

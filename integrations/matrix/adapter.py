@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from nio import (
     RoomCreateResponse,
     RoomEncryptedFile,
     RoomEncryptedImage,
+    RoomMemberEvent,
     RoomMessageFile,
     RoomMessageImage,
     RoomMessageText,
@@ -396,6 +398,9 @@ class MatrixIntegration:
         log.info("Matrix: refused an invite to %s from %s (server not allowed)", room_id, inviter)
         await client.room_leave(room_id)
 
+    def is_direct(self, room: MatrixRoom) -> bool:
+        return self.room_kind(room) is RoomKind.DIRECT
+
     def room_kind(self, room: MatrixRoom) -> RoomKind:
         if room.room_id == self.review_room:
             return RoomKind.REVIEW
@@ -421,6 +426,12 @@ class MatrixIntegration:
             await self._on_reaction(room, event)
         elif isinstance(event, MegolmEvent):
             await self._on_undecryptable(room, event)
+        elif isinstance(event, RoomMemberEvent) and event.membership == "join" and self.is_direct(room):
+            # Someone accepted the DM the bot opened: what waits for them goes now, not at the next retry.
+            async with self.app.db.session() as session:
+                waiting = await Repos(session).outbox.retry_now(notify.dm(event.state_key), datetime.now(UTC))
+            if waiting:
+                self.app.outbox.wake()
 
     def _message(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...]) -> Message:
         return Message(

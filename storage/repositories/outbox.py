@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from storage.models import OutboxMessage, utcnow
 from storage.repositories.base import Repository
@@ -75,3 +75,14 @@ class OutboxRepository(Repository):
         if message is None:
             raise LookupError(f"no outbox message {message_id}")
         return message
+
+    async def retry_now(self, room_id: str, now: datetime) -> int:
+        """Pending messages for `room_id` become due at once (their recipient just became reachable)."""
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.room_id == room_id)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount
