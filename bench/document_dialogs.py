@@ -145,14 +145,19 @@ def peak_rss_mib() -> float:
     return peak / _MIB if sys.platform == "darwin" else peak / 1024
 
 
-def database_size(url: str) -> str:
+async def database_size(app: App, url: str) -> str:
+    """The size of the database: its SQLite file (and write-ahead log), or what PostgreSQL reports."""
+    if app.db.backend == "postgresql":
+        async with app.db.session() as session:
+            size = (await session.execute(sa.text("SELECT pg_database_size(current_database())"))).scalar_one()
+        return f"{size / _MIB:.1f} MiB (pg_database_size)"
     path = sqlite_file(url)
     if path is None:
         return "n/a (not a SQLite file)"
     sizes = {suffix: Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal")
              if Path(f"{path}{suffix}").exists()}
     shown = " + ".join(f"{size / _MIB:.1f} MiB{' (WAL)' if suffix else ''}" for suffix, size in sizes.items())
-    return f"{shown} = {sum(sizes.values()) / _MIB:.1f} MiB"
+    return f"file {shown} = {sum(sizes.values()) / _MIB:.1f} MiB"
 
 
 async def open_person(app: App, sender: str) -> None:
@@ -182,7 +187,7 @@ async def open_dialogs(app: App, people: str, count: int, concurrency: int, url:
     print(f"  opened in {elapsed:.1f} s ({messages / elapsed:.0f} messages/s, slowed down by tracemalloc)")
     print(f"  peak RSS        {rss_before:6.1f} MiB before, {rss_after:6.1f} MiB after")
     print(f"  Python (traced) {traced_peak / _MIB:6.1f} MiB at the peak, {traced_now / _MIB:6.1f} MiB still held after")
-    print(f"  database        {app.db.backend}, {rows} rows in dialog_state, file {database_size(url)}")
+    print(f"  database        {app.db.backend}, {rows} rows in dialog_state, {await database_size(app, url)}")
     middle = min(500, count) - 1  # person #500
     sender = f"{people}-{middle}"
     replies = await converse(app, sender, script(sender)[OPEN_STEPS + 1 :], True)
@@ -200,8 +205,8 @@ async def main() -> None:
                         help="dialogs opened at once (on SQLite, more than 1 only waits on the write lock)")
     parser.add_argument("--database-url", help="another database than a temporary SQLite file (it gets migrated)")
     options = parser.parse_args()
-    if options.dialogs < 2 or min(options.concurrency, options.open, options.open_concurrency) < 1:
-        parser.error("--dialogs must be at least 2, --concurrency, --open and --open-concurrency at least 1")
+    if min(options.dialogs, options.concurrency, options.open, options.open_concurrency) < 1:
+        parser.error("--dialogs, --concurrency, --open and --open-concurrency must be at least 1")
     tag = uuid.uuid4().hex[:6]  # people and files are new on every run, even on a database kept between runs
     with tempfile.TemporaryDirectory() as tmp:
         url = options.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -128,7 +129,10 @@ class Sender:
 
     async def _listen(self, token: str | None) -> None:
         while True:
-            response = await self.client.sync(timeout=30_000, since=token, sync_filter=FILTER)
+            try:
+                response = await self.client.sync(timeout=30_000, since=token, sync_filter=FILTER)
+            except (OSError, TimeoutError, aiohttp.ClientError):
+                continue  # a listener that dies would count answers as lost
             if not isinstance(response, SyncResponse):
                 continue
             token = response.next_batch
@@ -224,7 +228,10 @@ async def main() -> None:
                         contender.latencies.append(await round_trip(contender.senders[0]))
                 for n in range(options.bursts):
                     for contender in (floor, ours) if n % 2 else (ours, floor):
-                        contender.rates.append(await burst(contender.senders, options.per_person))
+                        try:
+                            contender.rates.append(await burst(contender.senders, options.per_person))
+                        except TimeoutError:
+                            raise SystemExit(f"{contender.name}: an answer of the burst never came") from None
                 floor_figures, our_figures = floor.report(), ours.report()
             finally:
                 await ours.stop()

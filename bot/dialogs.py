@@ -17,12 +17,14 @@ from bot.i18n import LazyText, _
 from bot.messages import Reply
 from bot.rich import Block, Bullets, Fields, Heading, Para, Span, bold, code, fill
 from storage.files import FileStore
-from storage.models import DialogState, Person
+from storage.models import Person
 from storage.normalize import fold
+from storage.repositories.dialogs import Dialog
 
 if TYPE_CHECKING:
     from bot.context import Context
 
+EVENTS_KEPT = 20  # ids of the last answers, to recognise one delivered twice
 CANCEL_WORDS = {"annuler", "cancel", "stop", "abandonner"}
 BACK_WORDS = {"retour", "back", "precedent"}
 EDIT_WORDS = {"modifier", "edit", "changer"}
@@ -112,7 +114,7 @@ class Dialogs:
     ) -> Reply:
         """Start dialog `name` for `person` (e.g. the submitter asked for more by a reviewer)."""
         flow = self.flows[name]
-        state = DialogState(
+        state = Dialog(
             person_id=person.id,
             form=name,
             step=0,
@@ -128,13 +130,13 @@ class Dialogs:
             return first
         return Reply(Reply.card([Heading.of(str(flow.form.title)), Para.of(str(flow.form.intro))]).body + first.body)
 
-    async def active(self, ctx: Context) -> DialogState | None:
+    async def active(self, ctx: Context) -> Dialog | None:
         state = await ctx.repo.dialogs.get(ctx.person.id)
         if state is None or state.form not in self.flows:
             return None
         return state
 
-    async def expire_if_idle(self, ctx: Context, state: DialogState) -> Reply | None:
+    async def expire_if_idle(self, ctx: Context, state: Dialog) -> Reply | None:
         if state.expires_at > ctx.now:
             return None
         await ctx.repo.dialogs.delete(ctx.person.id)
@@ -160,7 +162,7 @@ class Dialogs:
         await self._save(ctx, state, step, data)
         return question(flow, step, data["answers"])
 
-    async def handle(self, ctx: Context, state: DialogState, answer: Answer) -> list[Reply]:
+    async def handle(self, ctx: Context, state: Dialog, answer: Answer) -> list[Reply]:
         """Advance `state` with what the person sent."""
         flow = self.flows[state.form]
         word = fold(answer.text)
@@ -174,7 +176,7 @@ class Dialogs:
         return await self._answer(ctx, state, flow, data, answer)
 
     async def _answer(
-        self, ctx: Context, state: DialogState, flow: Flow, data: dict[str, Any], answer: Answer
+        self, ctx: Context, state: Dialog, flow: Flow, data: dict[str, Any], answer: Answer
     ) -> list[Reply]:
         step = state.step
         form_field = flow.form.fields[step]
@@ -203,7 +205,7 @@ class Dialogs:
         return [summary(flow, data["answers"])]
 
     async def _at_summary(
-        self, ctx: Context, state: DialogState, flow: Flow, data: dict[str, Any], answer: Answer
+        self, ctx: Context, state: Dialog, flow: Flow, data: dict[str, Any], answer: Answer
     ) -> list[Reply]:
         words = fold(answer.text).split()
         if fold(answer.text) in YES:
@@ -241,14 +243,16 @@ class Dialogs:
         await ctx.repo.dialogs.delete(ctx.person.id)
         return [result] if isinstance(result, Reply) else list(result)
 
-    async def _save(self, ctx: Context, state: DialogState, step: int, data: dict[str, Any]) -> None:
+    async def _save(self, ctx: Context, state: Dialog, step: int, data: dict[str, Any]) -> None:
+        if ctx.message.dedupe:
+            data["events"] = [*data.get("events", []), ctx.message.event_id][-EVENTS_KEPT:]
         state.step = step
         state.data = data
         state.expires_at = ctx.now + timedelta(hours=ctx.config.dialogs.idle_hours)
         await ctx.repo.dialogs.save(state)
 
 
-def expired_notice(flow: Flow, state: DialogState) -> Reply:
+def expired_notice(flow: Flow, state: Dialog) -> Reply:
     return Reply.text(
         str(_("Votre saisie « {title} », commencée le {day}, a expiré faute de réponse. Rien n'a été envoyé : "
               "recommencez quand vous voulez.")).format(

@@ -23,8 +23,9 @@ from bot.ratelimit import RateLimiter
 from bot.registry import ArgumentError, Command, Registry, Role, Where
 from bot.rich import Span, code, fill
 from storage.db import Database
-from storage.models import DialogState, Person
+from storage.models import Person
 from storage.repositories import Repos
+from storage.repositories.dialogs import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,6 @@ class Router:
         user_key = f"{message.platform}:{message.sender}"
         async with self.db.session() as session:
             repo = Repos(session)
-            if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
-                return []  # already answered (a repeated sync, a redelivery)
             person = await self._person(repo, message, user_key)
             with language(person.language or self.config.language):
                 if self._may_answer_a_dialog(message):
@@ -91,8 +90,16 @@ class Router:
                         and state.form in self.dialogs.flows
                         and (message.is_direct or state.origin_room == message.room_id)
                     ):
+                        # A dialog keeps the ids of its last answers: a redelivered one is recognised there,
+                        # which spares every answer a write of its own to the processed events.
+                        if message.dedupe and message.event_id in state.data.get("events", ()):
+                            return []
                         replies, clean = await self._dialog_input(message, person, repo, state)
+                        if message.dedupe and await repo.dialogs.get(person.id) is None:
+                            await repo.processed.mark(message.platform, message.event_id)  # its last answer
                         return self._keep(user_key, person, replies, clean)
+                if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
+                    return []  # already answered (a repeated sync, a redelivery)
                 # Answers to a dialog are paced by its questions; commands and the rest are limited.
                 wait = self.limiter.take(user_key)
                 if wait:
@@ -122,7 +129,7 @@ class Router:
         return message.is_direct or message.room_kind is RoomKind.REVIEW
 
     async def _dialog_input(
-        self, message: Message, person: Person, repo: Repos, state: DialogState
+        self, message: Message, person: Person, repo: Repos, state: Dialog
     ) -> tuple[list[Reply], bool]:
         roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
         ctx = self._context(message, person, repo, roles, ())
@@ -135,7 +142,7 @@ class Router:
     async def _person(self, repo: Repos, message: Message, key: str) -> Person:
         cached = self.people.get(key)
         if cached is not None and cached.display_name == message.sender_name:
-            return await repo.session.merge(cached, load=False)
+            return cached  # a copy from an earlier message; the people repository writes changes by id
         return await repo.people.get_or_create(message.platform, message.sender, message.sender_name)
 
     async def _run(self, line: CommandLine, message: Message, person: Person, repo: Repos) -> tuple[list[Reply], bool]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -14,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.repositories import Repos
+from storage.repositories.dialogs import CACHE_KEY, DialogCache
 
 SQLITE_PRAGMAS: tuple[str, ...] = (
     # busy_timeout first: the pragmas after it may have to wait for another connection.
@@ -51,6 +57,28 @@ def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPool
         cursor.close()
 
 
+class _InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run in the event loop's thread once it is open.
+
+    A local SQLite statement takes microseconds; sending it to aiosqlite's thread and waiting to be woken
+    costs far more, several times per statement. The sessions of this process already take turns (see
+    `Database.session`), so nothing else uses the connection meanwhile. The price: another process writing
+    the same file (a CLI import) can hold the loop for up to the busy timeout.
+    """
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:  # opening: aiosqlite's thread creates the connection
+            return await super()._execute(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+
+def _inline_sqlite(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    kwargs["check_same_thread"] = False  # opened in aiosqlite's thread, used from the loop's
+    connection = _InlineConnection(functools.partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
+    connection._thread.daemon = True
+    return connection
+
+
 class Database:
     """One database for the whole bot: `async with db.session() as session:` is one transaction."""
 
@@ -66,10 +94,15 @@ class Database:
             echo=echo,
             pool_pre_ping=not sqlite_file_db,
             pool_reset_on_return=None if sqlite_file_db else "rollback",
+            connect_args={"async_creator_fn": _inline_sqlite} if sqlite_file_db else {},
         )
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.dialog_cache = DialogCache()
+        self._turn: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
+        )
 
     @property
     def backend(self) -> str:
@@ -78,8 +111,14 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed when the block ends normally, rolled back when it raises."""
-        async with self._sessions() as session:
+        """A session whose work is committed when the block ends normally, rolled back when it raises.
+
+        On SQLite, sessions of this process take turns: SQLite has one writer at a time anyway, and a writer
+        kept waiting inside SQLite sleeps in its busy handler (up to 100 ms a try) instead of being woken
+        when the other commits. Sessions must not nest, and must not wait on the network.
+        """
+        async with self._turn, self._sessions() as session:
+            session.info[CACHE_KEY] = self.dialog_cache
             try:
                 yield session
             except BaseException:

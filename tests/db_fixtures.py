@@ -36,6 +36,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
 from storage.repositories import Repos
+from storage.repositories.dialogs import DialogCache
 
 POSTGRESQL_URL_VARIABLE = "ODPE_BOT_TEST_DATABASE_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -133,6 +134,7 @@ async def _rows(db: Database) -> Rows:
 
 async def _restore(db: Database, rows: Rows) -> None:
     # Core statements on a bare connection: the audit trail's append-only guard is a Session event.
+    db.dialog_cache = DialogCache()  # what it remembers of the dialogs is gone with them
     async with db.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())

@@ -564,3 +564,29 @@ async def test_a_dialog_started_in_a_shared_room_goes_on_in_a_dm_the_bot_opens(
         assert "Étape 2/10" in second.body
     finally:
         await paul.close()
+
+
+class FlakyRouter(Router):
+    """The core fails once around a command, as when the database is briefly unreachable."""
+
+    failed: bool
+
+    async def handle(self, message: Message) -> list[Reply]:
+        if not self.failed and message.text.startswith("!"):
+            self.failed = True
+            raise ConnectionError("database unreachable")
+        return await super().handle(message)
+
+
+async def test_a_message_whose_handling_failed_around_the_command_is_answered_on_the_next_pass(
+    bot: Running, marie: Person
+) -> None:
+    bot.app.router.__class__ = FlakyRouter
+    bot.app.router.failed = False
+    room = await marie.dm(bot_id(bot), encrypted=False)
+    await marie.say(room, "!aide")
+    [reply] = await marie.wait_for(bot_id(bot), room, timeout=30)
+    assert "Commandes d'odpe-bot" in reply.body and bot.app.router.failed
+    await asyncio.sleep(2)
+    await marie.sync(0)
+    assert len(marie.from_bot(bot_id(bot), room)) == 1

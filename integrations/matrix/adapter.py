@@ -65,6 +65,7 @@ PLATFORM = Platform("matrix")
 SYNC_TIMEOUT_MS = 30_000
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 MAX_BACKOFF = 60.0
+MAX_EVENT_ATTEMPTS = 3
 TYPING_AFTER = 0.5  # seconds of work before "the bot is typing" shows
 MAX_SYNC_AGE = 3 * SYNC_TIMEOUT_MS / 1000  # an idle long poll returns every 30 s: three missed is unwell
 PERMANENT_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM", "M_TOO_LARGE", "M_BAD_JSON"}
@@ -96,6 +97,7 @@ class MatrixIntegration:
         self._sync_task: asyncio.Task[None] | None = None
         self._saving: asyncio.Future[None] | None = None
         self._notified_undecryptable: set[tuple[str, str]] = set()
+        self._failures: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.failure: str | None = None
         self.allowed_servers = set(self.config.allowed_servers or [server_of(self.config.user_id)])
@@ -370,15 +372,27 @@ class MatrixIntegration:
             room = client.rooms.get(room_id)
             if room is not None and joined.timeline.events:
                 work.append(self._handle_room_events(room, list(joined.timeline.events)))
-        await asyncio.gather(*work)
+        failures = [r for r in await asyncio.gather(*work, return_exceptions=True) if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def _handle_room_events(self, room: MatrixRoom, events: list[Any]) -> None:
+        """In order. A command's own failure is answered by the core; a failure around it (the database away)
+        makes the whole sync be handled again — the sync token is not saved, and what was already answered is
+        skipped by its event id — except for an event that failed MAX_EVENT_ATTEMPTS times, which is dropped
+        with an error in the log so that it cannot block the room for good."""
         for event in events:
+            event_id = getattr(event, "event_id", "?")
             try:
                 await self._on_event(room, event)
-            except Exception:  # one bad event must not stop the others, nor the sync loop
-                log.exception("Matrix: event %s in %s could not be handled", getattr(event, "event_id", "?"),
-                              room.room_id)
+            except Exception:
+                attempts = self._failures[event_id] = self._failures.get(event_id, 0) + 1
+                if attempts < MAX_EVENT_ATTEMPTS:
+                    log.warning("Matrix: event %s in %s failed (try %d); the sync will be handled again",
+                                event_id, room.room_id, attempts, exc_info=True)
+                    raise
+                log.exception("Matrix: event %s in %s dropped after %d tries", event_id, room.room_id, attempts)
+            self._failures.pop(event_id, None)
 
     # -- rooms ----------------------------------------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
 
-from storage.models import Person
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from storage.models import Person, utcnow
 from storage.repositories.base import Repository
 
 
@@ -44,19 +47,29 @@ class PeopleRepository(Repository):
         return person
 
     async def set_department(self, person: Person, code: str | None) -> None:
-        person.department = code
-        await self.session.flush()
+        await self._change(person, department=code)
 
     async def set_language(self, person: Person, language: str | None) -> None:
-        person.language = language
-        await self.session.flush()
+        await self._change(person, language=language)
 
     async def add_role(self, person: Person, role: str) -> None:
         if role not in person.roles:
-            person.roles = [*person.roles, role]
-            await self.session.flush()
+            await self._change(person, roles=[*person.roles, role])
 
     async def remove_role(self, person: Person, role: str) -> None:
         if role in person.roles:
-            person.roles = [r for r in person.roles if r != role]
-            await self.session.flush()
+            await self._change(person, roles=[r for r in person.roles if r != role])
+
+    async def _change(self, person: Person, **values: Any) -> None:
+        """Write the change by id and show it on `person`, whether it belongs to this session or is a copy
+        kept between messages (the router's people cache), so that both stay true."""
+        await self.session.execute(
+            update(Person).where(Person.id == person.id).values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        state = inspect(person)
+        for name, value in values.items():
+            if state.detached or state.transient:
+                setattr(person, name, value)
+            else:
+                set_committed_value(person, name, value)
