@@ -304,3 +304,14 @@ async def test_edit_needs_a_field_number(circuit: Circuit) -> None:
     await circuit.say("-")
     text = await circuit.text("modifier 42")
     assert "Indiquez le numéro du champ à modifier, de 1 à 10" in text and "Récapitulatif" in text
+
+
+async def test_an_answer_delivered_twice_counts_once(circuit: Circuit) -> None:
+    from tests.chat import message
+
+    await circuit.say("!soumettre")
+    answer = message("1", user="marie", event_id="$same-answer")
+    first = await circuit.app.router.handle(answer)
+    again = await circuit.app.router.handle(answer)
+    assert "Étape 2/10" in first[0].plain() and again == []
+    assert "Étape 3/10" in await circuit.text("Titre")

@@ -211,3 +211,31 @@ async def test_expired_dialogs_are_listed_and_deleted(repos: Repos) -> None:
     assert not await repos.dialogs.delete(early.id)
     assert await repos.dialogs.expired(NOW) == []
     assert await repos.dialogs.get(late.id) is not None
+
+
+async def test_a_dialog_change_rolled_back_is_not_remembered(migrated_db: Database) -> None:
+    async with migrated_db.repos() as repos:
+        person = await repos.people.get_or_create("console", "rollback", "Rollback")
+        await _dialog(repos, person.id, "document", NOW + timedelta(hours=1))
+    with pytest.raises(RuntimeError):
+        async with migrated_db.repos() as repos:
+            loaded = await repos.dialogs.get(person.id)
+            assert loaded is not None
+            loaded.step = 7
+            await repos.dialogs.save(loaded)
+            assert (await repos.dialogs.get(person.id)).step == 7  # type: ignore[union-attr]
+            raise RuntimeError("the command failed")
+    async with migrated_db.repos() as repos:
+        loaded = await repos.dialogs.get(person.id)
+        assert loaded is not None and loaded.step == 0
+
+
+async def test_a_dialog_deleted_elsewhere_is_gone_for_every_session(migrated_db: Database) -> None:
+    async with migrated_db.repos() as repos:
+        person = await repos.people.get_or_create("console", "gone", "Gone")
+        await _dialog(repos, person.id, "document", NOW + timedelta(hours=1))
+    async with migrated_db.repos() as repos:
+        assert await repos.dialogs.get(person.id) is not None
+        assert await repos.dialogs.delete(person.id)
+    async with migrated_db.repos() as repos:
+        assert await repos.dialogs.get(person.id) is None
