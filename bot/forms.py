@@ -127,6 +127,8 @@ def display(form_field: Field, value: Any) -> str:
     if form_field.kind is Kind.DATE:
         return date.fromisoformat(value).strftime("%d/%m/%Y")
     if form_field.kind is Kind.CHOICE and form_field.choices is not None:
+        if isinstance(value, str) and value.startswith(OTHER_PREFIX):
+            return f"{form_field.choices.label(OTHER)} ({value.removeprefix(OTHER_PREFIX)})"
         return form_field.choices.label(value)
     if form_field.kind is Kind.LIST:
         return ", ".join(value)
@@ -182,7 +184,27 @@ def _date(text: str, today: date) -> str:
     return value.isoformat()
 
 
+OTHER = "other"
+OTHER_PREFIX = "other:"
+
+
 def _choice(form_field: Field, text: str) -> str:
+    """A key of the list. "Autre" takes its precision after a colon ("Autre : médiation animale"), kept as
+    `other:<text>`, as the seed's form asks for a free text with it."""
+    assert form_field.choices is not None
+    head, colon, precision = text.partition(":")
+    key = _choice_key(form_field, head.strip() if colon else text)
+    if key != OTHER or form_field.choices.get(OTHER) is None:
+        return key
+    precision = re.sub(r"\s+", " ", precision).strip()
+    if not precision:
+        raise Invalid(_("Précisez votre réponse après « Autre », par exemple « Autre : médiation animale »."))
+    if len(precision) > 100:
+        raise Invalid(_("La précision fait {n} caractères ; 100 au plus.").format(n=len(precision)))
+    return OTHER_PREFIX + precision
+
+
+def _choice_key(form_field: Field, text: str) -> str:
     assert form_field.choices is not None
     terms = list(form_field.choices)
     if text.isdigit():

@@ -6,14 +6,16 @@ import importlib
 
 from bot.registry import Registry
 
+# How the help and the README list them.
 FAMILIES = ("help", "profile", "directory", "documents", "dialogs", "review")
+MODULES = ("help", "profile", "directory", "documents", "practices", "dialogs", "review")
 
 registry = Registry(family_order=FAMILIES)
 command = registry.command
 
 
 def load() -> Registry:
-    """Import every family so that its commands are declared, and return the registry."""
-    for family in FAMILIES:
-        importlib.import_module(f"commands.{family}")
+    """Import every module so that its commands are declared, and return the registry."""
+    for module in MODULES:
+        importlib.import_module(f"commands.{module}")
     return registry

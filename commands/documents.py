@@ -9,13 +9,13 @@ from bot import notify, review
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
-from bot.forms import Field, Form, Invalid, Kind, display, human_size
+from bot.forms import Field, Form, Invalid, Kind
 from bot.glossary import ARCHIVING_CRITERIA, DATA_NATURES, DOCUMENT_TYPES
 from bot.i18n import _
-from bot.messages import FileRef, Prompt, Reply, RoomKind
+from bot.messages import Reply, RoomKind
 from bot.registry import Arg, Role
-from bot.rich import Block, Bullets, Fields, Heading, Para, Span, bold, code, fill
-from commands import command, registry
+from bot.rich import Block, Bullets, Heading, Para, code, fill
+from commands import cards, command, registry
 from storage.models import Item
 
 DOCUMENT_FORM = Form(
@@ -41,53 +41,15 @@ DOCUMENT_FORM = Form(
     ),
 )
 
-CARD_FIELDS = ("type", "date", "author", "keywords", "sources", "nature", "department")
-
-
-def document_blocks(item: Item, *, with_summary: bool = True) -> list[Block]:
-    """The card of a document: what the review room, the announcements and `voir` show."""
-    answers = item.fields
-    rows: list[tuple[str, str | Span]] = [(str(_("Titre")), item.title)]
-    for name in CARD_FIELDS:
-        form_field = DOCUMENT_FORM.fields[DOCUMENT_FORM.index(name)]
-        if answers.get(name) is not None:
-            rows.append((str(form_field.label), display(form_field, answers[name])))
-    file = answers.get("file")
-    if file:
-        rows.append((str(_("Fichier")), f"{file['name']} ({human_size(file['size'])})"))
-    blocks: list[Block] = [Fields.of(rows)]
-    if with_summary and answers.get("summary"):
-        blocks.append(Para.of([bold(str(_("Résumé : "))), Span(answers["summary"])]))
-    return blocks
-
-
-def file_ref(item: Item) -> FileRef | None:
-    file = item.fields.get("file")
-    return FileRef(file["sha256"], file["name"], file["mime"]) if file else None
-
-
-async def review_card(ctx: Context, item: Item) -> Reply:
-    submitter = await ctx.repo.people.get(item.submitter_id)
-    who: list[str | Span] = [await review.submitter_mention(ctx, item)]
-    if submitter is not None and submitter.department:
-        who.append(f" ({submitter.department})")
-    blocks: list[Block] = [
-        Heading.of(str(_("Nouveau document {id} à relire")).format(id=item.readable_id)),
-        Para.of([str(_("Soumis par ")), *who]),
-        *document_blocks(item),
-        Para.of(bold(str(_("Critères d'archivage (rappel) :")))),
-        Bullets.of([str(t.label) for t in ARCHIVING_CRITERIA]),
-        Para.of(fill(
-            str(_("Réagissez ✅ approuver, ❌ refuser, ❓ demander un complément, ✋ prendre en charge ; ou "
-                  "{approve}, {reject}, {info}, {claim}.")),
-            approve=code(f"{ctx.prefix}approuver {item.readable_id}"),
-            reject=code(f"{ctx.prefix}refuser {item.readable_id} <motif>"),
-            info=code(f"{ctx.prefix}complement {item.readable_id} <question>"),
-            claim=code(f"{ctx.prefix}prendre {item.readable_id}"),
-        )),
-    ]
-    rid = str(item.readable_id)
-    return Reply.card(blocks, prompt=Prompt("review", rid), topic=rid, stored_file=file_ref(item))
+cards.register("document", cards.Card(
+    form=DOCUMENT_FORM,
+    fields=("type", "date", "author", "keywords", "sources", "nature", "department"),
+    long_text="summary",
+    review_heading=_("Nouveau document {id} à relire"),
+    reminder_title=_("Critères d'archivage (rappel) :"),
+    reminder=tuple(t.label for t in ARCHIVING_CRITERIA),
+    announce_heading=_("Nouveau document archivé : {id} — {title}"),
+))
 
 
 async def submit_document(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> list[Reply]:
@@ -110,7 +72,7 @@ async def submit_document(ctx: Context, answers: dict[str, Any], context: dict[s
     )
     rid = str(item.readable_id)
     await ctx.repo.audit.append(rid, "submit", actor_id=ctx.person.id, to_state=item.status)
-    await notify.to_review(ctx, await review_card(ctx, item), f"review:{rid}")
+    await notify.to_review(ctx, await cards.review_card(ctx, item), f"review:{rid}")
     return [Reply.success(
         str(_("Merci ! Votre document est enregistré sous {id}.")).format(id=rid),
         str(_("L'ONPE va le relire selon ses critères d'archivage ; vous serez prévenu ici de sa décision.")),
@@ -203,9 +165,9 @@ async def show(ctx: Context, id: str) -> Reply:
     blocks: list[Block] = [
         Heading.of(f"{item.readable_id} — {item.title}"),
         Para.of(str(_("Statut : {s}")).format(s=review.status_label(item.status))),
-        *document_blocks(item),
+        *cards.item_blocks(item),
     ]
-    return Reply.card(blocks, stored_file=file_ref(item))
+    return Reply.card(blocks, stored_file=cards.file_ref(item))
 
 
 async def withdraw(ctx: Context, text: str) -> Reply:

@@ -15,9 +15,9 @@ from bot.glossary import FEATURING_RULE
 from bot.i18n import _
 from bot.messages import Attachment, Reaction, Reply
 from bot.registry import Arg, Role, Where
-from bot.rich import Block, Bullets, Heading
+from bot.rich import Bullets, Heading
 from commands import command, registry
-from commands.documents import document_blocks, file_ref
+from commands.cards import announcement
 from storage.models import Item
 
 REACTIONS = {"✅": "approve", "❌": "reject", "❓": "request_info", "✋": "claim"}
@@ -77,14 +77,6 @@ async def do_approve(ctx: Context, item: Item, note: str | None) -> list[Reply]:
             topic=rid,
         )
     ]
-
-
-def announcement(item: Item) -> Reply:
-    blocks: list[Block] = [
-        Heading.of(str(_("Nouveau document archivé : {id} — {title}")).format(id=item.readable_id, title=item.title)),
-        *document_blocks(item),
-    ]
-    return Reply.card(blocks, stored_file=file_ref(item))
 
 
 async def do_reject(ctx: Context, item: Item, reason: str) -> list[Reply]:
