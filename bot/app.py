@@ -7,9 +7,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
+import yaml
+
 import commands
+from bot import indexing
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -18,10 +22,20 @@ from bot.registry import Registry
 from bot.router import Router
 from storage import migrate
 from storage.db import Database
+from storage.repositories import Repos
 
 log = logging.getLogger(__name__)
 
 # A probe raises when its part is unwell; it may return details worth showing (e.g. the age of a sync).
+FAQ_SEEDED = "faq:seeded"
+
+
+def seed_faq() -> list[dict[str, str]]:
+    """The FAQ the network starts with (storage/data/faq.yaml, drawn from the seed documents)."""
+    text = resources.files("storage").joinpath("data/faq.yaml").read_text(encoding="utf-8")
+    return list(yaml.safe_load(text) or [])
+
+
 HealthCheck = Callable[[], Awaitable[dict[str, Any] | None]]
 HEALTH_TIMEOUT = 5.0
 
@@ -46,7 +60,19 @@ class App:
         self.health_checks: dict[str, HealthCheck] = {"database": self.db.ping}
 
     async def migrate(self) -> None:
+        """Migrations to head, then the data the bot needs: the seed FAQ, a search index in step."""
         await migrate.upgrade(self.config.database.url)
+        await self.prepare()
+
+    async def prepare(self) -> None:
+        async with self.db.session() as session:
+            repo = Repos(session)
+            if await repo.kv.get(FAQ_SEEDED) is None:
+                for entry in seed_faq():
+                    await repo.faq.add(entry["question"], entry["answer"])
+                await repo.kv.set(FAQ_SEEDED, True)
+            if not await indexing.in_step(repo):
+                log.info("search index rebuilt: %d entries", await indexing.rebuild(repo))
 
     async def health(self) -> Health:
         parts: dict[str, dict[str, Any]] = {}

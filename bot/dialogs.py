@@ -105,26 +105,32 @@ class Dialogs:
     def __init__(self, flows: dict[str, Flow]) -> None:
         self.flows = flows
 
-    async def start(self, ctx: Context, name: str, context: dict[str, Any] | None = None) -> Reply:
-        """Start dialog `name` for the person speaking; returns its first question."""
-        return await self.start_for(ctx, ctx.person, name, context, room=ctx.message.room_id)
+    async def start(
+        self, ctx: Context, name: str, context: dict[str, Any] | None = None, answers: dict[str, Any] | None = None
+    ) -> Reply:
+        """Start dialog `name` for the person speaking; returns its first question (or its summary)."""
+        return await self.start_for(ctx, ctx.person, name, context, room=ctx.message.room_id, answers=answers)
 
     async def start_for(
-        self, ctx: Context, person: Person, name: str, context: dict[str, Any] | None = None, room: str = "dm"
+        self, ctx: Context, person: Person, name: str, context: dict[str, Any] | None = None, room: str = "dm",
+        answers: dict[str, Any] | None = None,
     ) -> Reply:
-        """Start dialog `name` for `person` (e.g. the submitter asked for more by a reviewer)."""
+        """Start dialog `name` for `person` (e.g. the submitter asked for more by a reviewer). With `answers`,
+        it opens on the summary, to be checked or edited before it is sent."""
         flow = self.flows[name]
         state = Dialog(
             person_id=person.id,
             form=name,
             step=0,
-            data={"answers": {}, "mode": "ask", "context": context or {}},
+            data={"answers": dict(answers or {}), "mode": "summary" if answers else "ask", "context": context or {}},
             origin_room=room,
             platform=person.platform,
             started_at=ctx.now,
             expires_at=ctx.now + timedelta(hours=ctx.config.dialogs.idle_hours),
         )
         await ctx.repo.dialogs.save(state)
+        if answers:
+            return summary(flow, state.data["answers"])
         first = question(flow, 0, {})
         if flow.form.intro is None:
             return first

@@ -10,6 +10,7 @@ from bot import notify
 from bot.app import App
 from bot.dialogs import expired_notice
 from bot.i18n import language
+from commands.questions import remind_unanswered
 from commands.review import remind_waiting
 from storage.repositories import Repos
 
@@ -49,9 +50,9 @@ async def remind_reviewers(app: App, now: datetime | None = None) -> int:
         return 0
     async with app.db.session() as session:
         with language(app.config.language):
-            count = await remind_waiting(
-                Repos(session), tuple(app.router.platforms), now, app.config.review.remind_after_days
-            )
+            repo, platforms = Repos(session), tuple(app.router.platforms)
+            count = await remind_waiting(repo, platforms, now, app.config.review.remind_after_days)
+            count += await remind_unanswered(repo, platforms, now)
     if count:
         app.outbox.wake()
     return count

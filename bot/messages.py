@@ -51,6 +51,8 @@ class Message:
     attachments: tuple[Attachment, ...] = ()
     thread_id: EventId | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # What the thread it was written in is about (e.g. "Q-3"), when the integration knows it.
+    topic: str | None = None
     # The platform may deliver this event again (a repeated sync, a retried webhook): record its id so it
     # is handled once. Only a source that cannot repeat itself, like the console, turns this off.
     dedupe: bool = True

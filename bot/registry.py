@@ -101,14 +101,25 @@ class Registry:
     reactions: dict[str, Handler] = field(default_factory=dict)
     # Guided dialogs by name (bot.dialogs.Flow), declared by the command families that start them.
     flows: dict[str, Flow] = field(default_factory=dict)
+    # Handlers of what is written (not a command) in the review room's thread about a subject, by the
+    # subject's prefix (e.g. "Q": an answer to a question).
+    topics: dict[str, Handler] = field(default_factory=dict)
     # The order in which families are listed (help, README); commands of other families come last.
     family_order: tuple[str, ...] = ()
+    module_order: tuple[str, ...] = ()  # full module names
     _names: dict[str, Command] = field(default_factory=dict)
 
     def add_flow(self, name: str, flow: Flow) -> None:
         if name in self.flows:
             raise ValueError(f"dialog '{name}' is declared twice")
         self.flows[name] = flow
+
+    def on_topic(self, prefix: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.topics[prefix] = handler
+            return handler
+
+        return register
 
     def on_reaction(self, kind: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -174,7 +185,11 @@ class Registry:
         return found[:limit]
 
     def __iter__(self) -> Iterator[Command]:
-        """Commands by family, in `family_order`, then in the order they were declared: modules may be imported
-        in any order, the listing stays the same."""
-        rank = {family: i for i, family in enumerate(self.family_order)}
-        return iter(sorted(self.commands.values(), key=lambda c: rank.get(c.family, len(rank))))
+        """Commands by family (`family_order`), then by module (`module_order`), then as declared: modules may
+        be imported in any order, the listing stays the same."""
+        families = {family: i for i, family in enumerate(self.family_order)}
+        modules = {module: i for i, module in enumerate(self.module_order)}
+        return iter(sorted(
+            self.commands.values(),
+            key=lambda c: (families.get(c.family, len(families)), modules.get(c.handler.__module__, len(modules))),
+        ))

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import notify
+from bot import indexing, notify
 from bot.context import Context
 from bot.errors import Forbidden, UserError
 from bot.i18n import LazyText, _
@@ -169,6 +169,7 @@ async def apply(
         str(item.readable_id), action, actor_id=ctx.person.id, from_state=before, to_state=str(target),
         detail={"note": note} if note else None,
     )
+    await indexing.follow(ctx.repo, item)
     if effects is not None:
         await effects(ctx, item)
     return item

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -28,6 +29,8 @@ from storage.repositories import Repos
 from storage.repositories.dialogs import Dialog
 
 log = logging.getLogger(__name__)
+
+QUESTION_MIN_WORDS = 4
 
 
 def help_line(command: Command, prefix: str) -> list[Span]:
@@ -64,6 +67,9 @@ class Router:
     async def handle(self, message: Message) -> list[Reply]:
         """Every reply to `message`, in the sender's language. Never raises for a command's failure."""
         self.metrics.messages.labels(message.platform).inc()
+        if "\x00" in message.text:
+            # No database keeps a NUL in text (PostgreSQL refuses it): it can only be noise.
+            message = dataclasses.replace(message, text=message.text.replace("\x00", ""))
         if not sender_allowed(message, self.config):
             log.info("refused a message from %s (server not allowed)", message.sender)
             return []
@@ -108,6 +114,11 @@ class Router:
                 if quote_error is not None:
                     opener = quote_error.opener
                     return [Reply.error(_("Un guillemet {q} est ouvert mais jamais fermé.").format(q=opener))]
+                if line is None and message.topic and message.room_kind is RoomKind.REVIEW:
+                    replies, clean = await self._topic_reply(message, person, repo)
+                    return self._keep(user_key, person, replies, clean)
+                if line is None and self._looks_like_a_question(message):
+                    line = parse_command(f"{self.prefix}question {message.text.strip()}", self.prefix)
                 if line is None:
                     return [self._not_a_command(message)] if message.is_direct else []
                 replies, clean = await self._run(line, message, person, repo)
@@ -120,6 +131,22 @@ class Router:
         else:
             self.people.drop(user_key)
         return replies
+
+    async def _topic_reply(self, message: Message, person: Person, repo: Repos) -> tuple[list[Reply], bool]:
+        """Written in the review room's thread about a subject (e.g. an answer to Q-3 in its thread)."""
+        assert message.topic is not None
+        handler = self.registry.topics.get(message.topic.split("-", 1)[0])
+        if handler is None:
+            return [], True
+        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
+        ctx = self._context(message, person, repo, roles, ())
+        return await self._invoke(f"topic:{message.topic}", ctx, lambda: handler(ctx, message.topic))
+
+    def _looks_like_a_question(self, message: Message) -> bool:
+        """In a DM, a sentence that is no command is taken as a question (a greeting is not)."""
+        text = message.text.strip()
+        asked = text.endswith("?") or len(text.split()) >= QUESTION_MIN_WORDS
+        return message.is_direct and not message.attachments and asked and self.registry.find("question") is not None
 
     def _may_answer_a_dialog(self, message: Message) -> bool:
         """What is not an explicit command may answer the dialog in progress: in a DM, or in the review room

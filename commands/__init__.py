@@ -7,10 +7,10 @@ import importlib
 from bot.registry import Registry
 
 # How the help and the README list them.
-FAMILIES = ("help", "profile", "directory", "documents", "dialogs", "review")
-MODULES = ("help", "profile", "directory", "documents", "practices", "dialogs", "review")
+FAMILIES = ("help", "profile", "directory", "documents", "questions", "dialogs", "review")
+MODULES = ("help", "profile", "directory", "documents", "practices", "search", "questions", "dialogs", "review")
 
-registry = Registry(family_order=FAMILIES)
+registry = Registry(family_order=FAMILIES, module_order=tuple(f"commands.{m}" for m in MODULES))
 command = registry.command
 
 

@@ -15,6 +15,7 @@ FAMILY_TITLES: dict[str, LazyText] = {
     "profile": _("Votre profil"),
     "directory": _("Annuaire des ODPE"),
     "documents": _("Documents"),
+    "questions": _("Questions"),
     "dialogs": _("Saisie en cours"),
     "review": _("Relecture (salon de revue)"),
 }

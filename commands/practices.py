@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import notify, review
+from bot import indexing, notify, review
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
@@ -118,6 +118,7 @@ async def submit_fiche(ctx: Context, answers: dict[str, Any], context: dict[str,
     )
     rid = str(item.readable_id)
     await ctx.repo.audit.append(rid, "publish_fiche", actor_id=ctx.person.id, to_state=item.status)
+    await indexing.follow(ctx.repo, item)
     await notify.to_announcements(ctx, cards.announcement(item), f"announce:{rid}")
     return Reply.success(str(_("Fiche dispositif de l'ONPE publiée sous {id} ; l'annonce part dans les salons "
                                "d'annonces.")).format(id=rid), topic=rid)

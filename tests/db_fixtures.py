@@ -37,6 +37,7 @@ from storage.migrate import upgrade
 from storage.models import Base
 from storage.repositories import Repos
 from storage.repositories.dialogs import DialogCache
+from storage.search import SearchIndex
 
 POSTGRESQL_URL_VARIABLE = "ODPE_BOT_TEST_DATABASE_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -135,6 +136,8 @@ async def _rows(db: Database) -> Rows:
 async def _restore(db: Database, rows: Rows) -> None:
     # Core statements on a bare connection: the audit trail's append-only guard is a Session event.
     db.dialog_cache = DialogCache()  # what it remembers of the dialogs is gone with them
+    async with db.session() as session:
+        await SearchIndex(session).clear()  # not a mapped table, but it indexes the rows put back below
     async with db.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable
@@ -462,6 +463,11 @@ class MatrixIntegration:
 
     async def _answer(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...]) -> None:
         message = self._message(room, event, text, attachments)
+        if message.thread_id:
+            async with self.app.db.session() as session:
+                topic = await Repos(session).kv.get(_topic_of_key(message.thread_id))
+            if isinstance(topic, str):
+                message = dataclasses.replace(message, topic=topic)
         replies = await self._typing_while(room.room_id, self.app.router.handle(message))
         relates = render.relation(event.event_id, message.thread_id, message.room_kind is not RoomKind.DIRECT)
         for index, reply in enumerate(replies):
@@ -612,6 +618,7 @@ class MatrixIntegration:
             thread = render.thread_root({"m.relates_to": relates}) if relates else None
             if topic_key and thread is None:
                 await kv.set(topic_key, event_id)  # the first message about a subject roots its thread
+                await kv.set(_topic_of_key(event_id), reply.topic)  # and what is written there is about it
             if reply.prompt is not None:
                 await kv.set(
                     _prompt_key(event_id),
@@ -671,6 +678,10 @@ class MatrixIntegration:
 def _thread(event: Any) -> EventId | None:
     root = render.thread_root(event.source.get("content", {}))
     return EventId(root) if root else None
+
+
+def _topic_of_key(event_id: str) -> str:
+    return f"matrix:topic-of:{event_id}"
 
 
 def _prompt_key(event_id: str) -> str:

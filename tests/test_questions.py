@@ -1,0 +1,87 @@
+"""Questions: answered from the FAQ, or escalated to ONPE, answered in its thread, relayed, followed up."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.app import App
+from bot.messages import Message, RoomKind
+from tests.chat import message
+from tests.circuit import Circuit
+
+REVIEW = RoomKind.REVIEW
+
+
+@pytest.fixture
+async def circuit(app: App) -> Circuit:
+    await app.prepare()  # the seed FAQ, indexed
+    return Circuit(app)
+
+
+async def test_a_question_is_answered_from_the_faq_and_asks_if_it_helped(circuit: Circuit) -> None:
+    text = await circuit.text("!question Comment transmettre un document à l'ONPE ?")
+    assert "Réponse à votre question Q-1" in text and "!soumettre" in text
+    assert "Cela répond-il à votre question ?" in text
+    assert "Merci ! Bonne continuation." in await circuit.text("oui")
+    assert circuit.to("review") == []
+
+
+async def test_a_plain_sentence_in_a_dm_is_taken_as_a_question(circuit: Circuit) -> None:
+    text = await circuit.text("quels sont les critères d'archivage de l'ONPE")
+    assert "Réponse à votre question" in text and "intérêt durable" in text
+    await circuit.say("oui")
+    assert "Je n'ai pas compris" in await circuit.text("bonjour")  # a greeting is not
+
+
+async def test_an_unhelpful_answer_is_escalated_answered_in_the_thread_and_followed_up(circuit: Circuit) -> None:
+    await circuit.say("!question Comment transmettre un document à l'ONPE ?")
+    assert "transmise à l'ONPE" in await circuit.text("non")
+    [card] = circuit.to("review")
+    assert "Question Q-1" in card.text and "Posée par marie" in card.text and card.reply.topic == "Q-1"
+    in_thread = message("Par !soumettre, ou par courriel à l'ONPE.", user="onpe", room=REVIEW)
+    replies = await circuit.app.router.handle(Message(**{**in_thread.__dict__, "topic": "Q-1"}))
+    await circuit.app.outbox.send_due()
+    assert "Réponse transmise" in replies[0].plain()
+    [relayed] = circuit.to_person("marie")
+    assert "Réponse de l'ONPE à votre question Q-1" in relayed.text and "— L'équipe de l'ONPE" in relayed.text
+    assert "Q-1 est rouverte" in await circuit.text("Et pour un fichier de plus de 20 Mo ?")
+    assert any("Suite de marie pour Q-1" in s.text for s in circuit.to("review"))
+
+
+async def test_a_question_with_no_answer_goes_to_onpe_and_becomes_a_faq_entry(circuit: Circuit) -> None:
+    text = await circuit.text("!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
+    assert "Je n'ai pas de réponse toute prête : votre question Q-1 est transmise" in text
+    await circuit.say("!repondre Q-1 LibreOffice Calc, sur tous les postes.", user="onpe", room=REVIEW)
+    assert "LibreOffice Calc" in circuit.to_person("marie")[-1].text
+    summary = await circuit.text("!faq ajouter Q-1", user="onpe", room=REVIEW)
+    assert "Quel logiciel de tableur" in summary and "LibreOffice Calc" in summary
+    await circuit.say("modifier 2", user="onpe", room=REVIEW)
+    await circuit.say("LibreOffice Calc, le tableur libre.", user="onpe", room=REVIEW)
+    saved = await circuit.text("oui", user="onpe", room=REVIEW)
+    assert "ajoutée à la FAQ" in saved
+    text = await circuit.text("!question tableur équipe Mayotte ?", user="paul")
+    assert "LibreOffice Calc, le tableur libre." in text
+
+
+async def test_faq_is_curated_only_by_reviewers(circuit: Circuit) -> None:
+    listing = await circuit.text("!faq lister", user="onpe", room=REVIEW)
+    first = re.search(r"F-\d+", listing)
+    assert first and "FAQ (14 entrées)" in listing
+    key = first.group(0)
+    assert f"Entrée {key} retirée" in await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW)
+    assert f"Il n'y a pas d'entrée {key}" in await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW)
+    assert "réservée aux relecteurs" in await circuit.text("!faq lister", user="marie", room=RoomKind.GROUP)
+
+
+async def test_search_finds_what_was_archived_in_french(circuit: Circuit) -> None:
+    rid = await circuit.submit(title="Évaluation des placements familiaux", summary="Les élèves protégés.")
+    assert rid not in await circuit.text("!chercher évaluations type:document")  # not archived yet
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    text = await circuit.text("!chercher évaluations type:document")
+    assert f"{rid} — Évaluation des placements familiaux" in text
+    assert rid in await circuit.text("!chercher eleve dept:allier annee:2025")
+    assert "Aucun résultat" in await circuit.text("!chercher eleve dept:29")
+    for hostile in ('"', "AND OR NEAR(", "a:b:c", "*", "'; DROP TABLE item;--", "x" * 2000, "🙂"):
+        assert await circuit.say(f"!chercher {hostile}")  # an answer, never an error
