@@ -3,6 +3,7 @@ withdrawing with `annuler ID`; the submission card that the review room and the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot import notify, review
@@ -152,11 +153,18 @@ async def status(ctx: Context, id: str | None) -> Reply | list[Reply]:
     "voir",
     aliases=["show"],
     family="documents",
-    help=_("Affiche un document archivé (ou l'un des vôtres en cours de relecture)."),
-    args=[Arg("id", _("identifiant, ex. D-12"))],
+    help=_("Affiche un document archivé, une pratique publiée ou une entrée de la FAQ (ou l'une de vos "
+           "soumissions en cours)."),
+    args=[Arg("id", _("identifiant, ex. D-12, P-7 ou F-3"))],
     examples=["voir D-12"],
 )
 async def show(ctx: Context, id: str) -> Reply:
+    faq_key = re.fullmatch(r"\s*[Ff]-?(\d+)\s*", id)
+    if faq_key:
+        entry = await ctx.repo.faq.get(int(faq_key.group(1)))
+        if entry is None:
+            raise UserError(_("Il n'y a pas d'entrée F-{n} dans la FAQ.").format(n=faq_key.group(1)))
+        return Reply.card([Heading.of(f"F-{entry.id} — {entry.question}"), Para.of(entry.answer)])
     item = await review.find_item(ctx, id)
     public = item.status in (review.Status.ARCHIVED, review.Status.PUBLISHED)
     if not public and item.submitter_id != ctx.person.id and not ctx.has(Role.REVIEWER):

@@ -28,7 +28,6 @@ from bot.config import Config
 from bot.registry import Registry
 from integrations.matrix import MatrixIntegration
 from integrations.runtime import Runtime
-from storage.migrate import upgrade
 from tests.synapse import RegisteredUser, Synapse
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
@@ -188,7 +187,7 @@ class BotSetup:
     async def start(self, registry: Registry | None = None) -> Running:
         """The bot as `odpe-bot run` runs it (Matrix, scheduler, outbox), without the HTTP server."""
         app = App(self.config(), registry=registry)
-        await upgrade(self.database_url)
+        await app.migrate()
         bot = MatrixIntegration(app)
         runtime = Runtime(app, [bot], http=False)
         await runtime.start()

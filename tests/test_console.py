@@ -89,3 +89,16 @@ async def test_the_document_circuit_end_to_end_on_the_console(app: App, tmp_path
 async def test_a_file_that_cannot_be_read_is_said_so(app: App, tmp_path: Path) -> None:
     out = await run(app, f"/fichier {tmp_path / 'absent.pdf'}")
     assert "Impossible de lire" in out and "absent.pdf" in out
+
+
+async def test_a_question_and_a_practice_on_the_console(app: App) -> None:
+    await app.prepare()
+    out = await run(
+        app,
+        "!question Comment transmettre un document à l'ONPE ?", "oui",
+        "!pratique", "oui", "15/09/2023", "Association Les Liens", "Café des parents", "Un lieu d'accueil.",
+        "2", "3", "1", "3", "1", "03", "oui",
+    )
+    assert "Réponse à votre question Q-1" in out and "Merci ! Bonne continuation." in out
+    assert "Merci ! Votre pratique est enregistrée sous P-1." in out
+    assert "── salon revue ──\n[P-1] Nouvelle pratique inspirante P-1 à examiner" in out

@@ -590,3 +590,48 @@ async def test_a_message_whose_handling_failed_around_the_command_is_answered_on
     await asyncio.sleep(2)
     await marie.sync(0)
     assert len(marie.from_bot(bot_id(bot), room)) == 1
+
+
+async def test_practices_and_questions_on_matrix(
+    setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path
+) -> None:
+    """A practice declared in a DM and published with ✅; a question escalated, answered in its thread,
+    relayed to the asker signed by ONPE, and followed up."""
+    onpe = await Person.login(synapse, await synapse.register(synapse.unique("onpe")), tmp_path / "onpe")
+    try:
+        review_room = (await onpe.client.room_create(invite=[bot_id(setup)])).room_id
+        announce_room = (await onpe.client.room_create(invite=[bot_id(setup), marie.user_id])).room_id
+        await marie.join(announce_room)
+        setup.overrides["matrix"] = {"review_room": review_room, "announcement_rooms": [announce_room]}
+        bot = await setup.start()
+        try:
+            await onpe.wait_for_member(review_room, bot_id(setup))
+            dm = await marie.dm(bot_id(setup), encrypted=True)
+            for answer in ("!pratique", "oui", "15/09/2023", "Association Les Liens", "Café des parents",
+                           "Un lieu d'accueil pour les parents.", "2", "3", "1", "3", "1", "03", "oui"):
+                await marie.say(dm, answer)
+            await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistrée sous P-" in s.body)
+            [card] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "à examiner" in s.body)
+            await onpe.client.room_send(review_room, "m.reaction", {"m.relates_to": {
+                "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
+                ignore_unverified_devices=True)
+            await marie.wait_for(bot_id(setup), announce_room, timeout=60,
+                                 where=lambda s: "Nouvelle pratique inspirante publiée" in s.body)
+
+            await marie.say(dm, "!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
+            await marie.wait_for(bot_id(setup), dm, where=lambda s: "transmise à l'ONPE" in s.body)
+            [asked] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "Question Q-1" in s.body)
+            await onpe.say(review_room, "", content={
+                "msgtype": "m.text", "body": "LibreOffice Calc.",
+                "m.relates_to": {"rel_type": "m.thread", "event_id": asked.event.event_id, "is_falling_back": True,
+                                 "m.in_reply_to": {"event_id": asked.event.event_id}},
+            })
+            [relayed] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Réponse de l'ONPE" in s.body)
+            assert "LibreOffice Calc." in relayed.body and "— L'équipe de l'ONPE" in relayed.body
+            await marie.say(dm, "Et la version ?")
+            [follow] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "Suite de" in s.body)
+            assert follow.content["m.relates_to"]["event_id"] == asked.event.event_id
+        finally:
+            await bot.stop()
+    finally:
+        await onpe.close()

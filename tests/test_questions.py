@@ -85,3 +85,26 @@ async def test_search_finds_what_was_archived_in_french(circuit: Circuit) -> Non
     assert "Aucun résultat" in await circuit.text("!chercher eleve dept:29")
     for hostile in ('"', "AND OR NEAR(", "a:b:c", "*", "'; DROP TABLE item;--", "x" * 2000, "🙂"):
         assert await circuit.say(f"!chercher {hostile}")  # an answer, never an error
+
+
+async def test_a_search_result_from_the_faq_can_be_shown(circuit: Circuit) -> None:
+    text = await circuit.text("!chercher critères archivage type:faq")
+    key = re.search(r"F-\d+", text)
+    assert key
+    shown = await circuit.text(f"!voir {key.group(0)}")
+    assert "intérêt durable" in shown
+    assert "Il n'y a pas d'entrée F-9999" in await circuit.text("!voir F-9999")
+
+
+async def test_unanswered_questions_are_listed_once_a_day(circuit: Circuit) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot import jobs
+
+    await circuit.say("!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
+    later = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12)
+    await jobs.remind_reviewers(circuit.app, now=later)
+    await jobs.remind_reviewers(circuit.app, now=later + timedelta(hours=2))
+    await circuit.app.outbox.send_due()
+    lists = [s for s in circuit.to("review") if "attendent une réponse" in s.text]
+    assert len(lists) == 1 and "Q-1" in lists[0].text
