@@ -108,7 +108,7 @@ def parse(form_field: Field, answer: Answer, ctx: FormContext) -> Any:
     elif form_field.kind is Kind.LIST:
         value = _list(text)
     elif form_field.kind is Kind.DEPARTMENT:
-        value = _department(text)
+        value = parse_department(text)
     elif form_field.kind is Kind.CONSENT:
         if fold(text) not in YES:
             raise Invalid(_("Pour continuer, répondez « oui » (vous acceptez ces conditions) ou « annuler »."))
@@ -242,7 +242,8 @@ def _list(text: str) -> list[str]:
     return items
 
 
-def _department(text: str) -> str:
+def parse_department(text: str) -> str:
+    """A département code from a code or a name; Invalid says which ones were meant, or suggests one."""
     code = departments.normalize_code(text)
     if code:
         return code
@@ -252,13 +253,13 @@ def _department(text: str) -> str:
         return (exact or matches)[0].code
     if matches:
         names = ", ".join(f"{d.code} {d.name}" for d in matches[:6])
-        raise Invalid(_("« {v} » désigne plusieurs départements : {names}. Précisez le code.").format(
-            v=text, names=names))
+        raise Invalid(_("« {q} » désigne plusieurs départements : {options}. Précisez le code.").format(
+            q=text, options=names))
     hints = departments.suggest(text)
     if hints:
-        raise Invalid(_("Département inconnu : « {v} ». Vouliez-vous dire {name} ({code}) ?").format(
-            v=text, name=hints[0].name, code=hints[0].code))
-    raise Invalid(_("Département inconnu : « {v} ». Donnez son code (ex. 03) ou son nom.").format(v=text))
+        raise Invalid(_("Département inconnu : « {q} ». Vouliez-vous dire {name} ({code}) ?").format(
+            q=text, name=hints[0].name, code=hints[0].code))
+    raise Invalid(_("Département inconnu : « {q} ». Donnez son code (ex. 03) ou son nom.").format(q=text))
 
 
 def _yes_no(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.errors import UserError
+from bot.forms import Invalid, parse_department
 from bot.i18n import LANGUAGES, _, language
 from bot.messages import Reply
 from bot.registry import Arg, Role, Usage
@@ -48,22 +49,10 @@ def card(ctx: Context, title: str) -> Reply:
 
 
 def resolve_department(text: str) -> str:
-    code = departments.normalize_code(text)
-    if code:
-        return code
-    matches = departments.search(text)
-    exact = [d for d in matches if fold(d.name) == fold(text)]
-    if len(exact) == 1 or len(matches) == 1:
-        return (exact or matches)[0].code
-    if matches:
-        options = ", ".join(f"{d.code} {d.name}" for d in matches[:6])
-        raise UserError(_("« {q} » désigne plusieurs départements : {options}. Précisez le code.").format(
-            q=text, options=options))
-    hint = departments.suggest(text)
-    if hint:
-        raise UserError(_("Département inconnu : « {q} ». Vouliez-vous dire {name} ({code}) ?").format(
-            q=text, name=hint[0].name, code=hint[0].code))
-    raise UserError(_("Département inconnu : « {q} ». Donnez son code (ex. 03) ou son nom.").format(q=text))
+    try:
+        return parse_department(text)
+    except Invalid as exc:
+        raise UserError(exc.message) from None
 
 
 @command(

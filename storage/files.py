@@ -182,7 +182,8 @@ _PART_NAME = re.compile(r"""\bPartName\s*=\s*["']([^"']*)["']""")
 _CONTENT_TYPE = re.compile(r"""\bContentType\s*=\s*["']([^"']*)["']""")
 
 # Errors zipfile and zlib raise on damaged, truncated, encrypted or exotic archives.
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError, ValueError)
+# RuntimeError covers zipfile's errors for an unsupported compression method or an encrypted member.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError, ValueError)
 
 
 def identify(data: bytes, name: str, max_bytes: int) -> FileKind:
