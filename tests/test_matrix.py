@@ -107,22 +107,27 @@ async def test_an_invite_from_a_server_not_allowed_is_refused(setup: BotSetup, m
         await bot.stop()
 
 
-async def test_chatter_in_a_shared_room_gets_no_answer(
-    bot: Running, marie: Person, synapse: Synapse, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def shared_room(bot: Running, marie: Person, synapse: Synapse, tmp_path: Path) -> AsyncIterator[str]:
+    """A room of three: marie, paul and the bot."""
     paul = await Person.login(synapse, await synapse.register(synapse.unique("paul")), tmp_path / "paul")
     try:
         room = await marie.room(invite=[bot_id(bot), paul.user_id])
         await paul.join(room)
         await marie.wait_for_member(room, bot_id(bot))
-        await marie.say(room, "bonjour à tous")
-        await marie.say(room, "aide")  # a command word without the prefix, in a shared room: chatter
-        asking = await marie.say(room, "!aide")
-        [reply] = await marie.wait_for(bot_id(bot), room)  # the first and only message is the answer
-        assert "Commandes d'odpe-bot" in reply.body
-        assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
+        yield room
     finally:
         await paul.close()
+
+
+async def test_chatter_in_a_shared_room_gets_no_answer(bot: Running, marie: Person, shared_room: str) -> None:
+    room = shared_room
+    await marie.say(room, "bonjour à tous")
+    await marie.say(room, "aide")  # a command word without the prefix, in a shared room: chatter
+    asking = await marie.say(room, "!aide")
+    [reply] = await marie.wait_for(bot_id(bot), room)  # the first and only message is the answer
+    assert "Commandes d'odpe-bot" in reply.body
+    assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
 
 
 async def test_a_message_sent_while_the_bot_was_down_is_answered_once(setup: BotSetup, marie: Person) -> None:
@@ -540,30 +545,23 @@ async def test_the_document_circuit_on_matrix(setup: BotSetup, marie: Person, sy
 
 
 async def test_a_dialog_started_in_a_shared_room_goes_on_in_a_dm_the_bot_opens(
-    bot: Running, marie: Person, synapse: Synapse, tmp_path: Path
+    bot: Running, marie: Person, shared_room: str
 ) -> None:
-    paul = await Person.login(synapse, await synapse.register(synapse.unique("paul")), tmp_path / "paul")
-    try:
-        room = await marie.room(invite=[bot_id(bot), paul.user_id])
-        await paul.join(room)
-        await marie.wait_for_member(room, bot_id(bot))
-        await marie.say(room, "!soumettre")
-        [moved] = await marie.wait_for(bot_id(bot), room)
-        assert moved.body == "Je vous écris en message direct pour la suite."
+    await marie.say(shared_room, "!soumettre")
+    [moved] = await marie.wait_for(bot_id(bot), shared_room)
+    assert moved.body == "Je vous écris en message direct pour la suite."
 
-        async def invited() -> list[str]:
-            await marie.sync(500)
-            return marie.invites
+    async def invited() -> list[str]:
+        await marie.sync(500)
+        return marie.invites
 
-        [dm] = await eventually(invited, timeout=30)
-        await marie.join(dm)
-        [first] = await marie.wait_for(bot_id(bot), dm, timeout=60)
-        assert decrypted(first) and "Étape 1/10 — Type de document" in first.body
-        await marie.say(dm, "2")
-        [_first, second] = await marie.wait_for(bot_id(bot), dm, count=2)
-        assert "Étape 2/10" in second.body
-    finally:
-        await paul.close()
+    [dm] = await eventually(invited, timeout=30)
+    await marie.join(dm)
+    [first] = await marie.wait_for(bot_id(bot), dm, timeout=60)
+    assert decrypted(first) and "Étape 1/10 — Type de document" in first.body
+    await marie.say(dm, "2")
+    [_first, second] = await marie.wait_for(bot_id(bot), dm, count=2)
+    assert "Étape 2/10" in second.body
 
 
 class FlakyRouter(Router):
