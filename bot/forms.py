@@ -36,6 +36,8 @@ class Kind(enum.StrEnum):
     FILE = "file"
     CONSENT = "consent"  # must be accepted to go on (the conditions of a practice declaration)
     YES_NO = "yes_no"
+    TIME = "time"  # a time of day, or the whole day
+    END = "end"  # an end time or a duration
 
 
 class Invalid(Exception):
@@ -109,6 +111,10 @@ def parse(form_field: Field, answer: Answer, ctx: FormContext) -> Any:
         value = _list(text)
     elif form_field.kind is Kind.DEPARTMENT:
         value = parse_department(text)
+    elif form_field.kind is Kind.TIME:
+        value = _time(text)
+    elif form_field.kind is Kind.END:
+        value = _end(text)
     elif form_field.kind is Kind.CONSENT:
         if fold(text) not in YES:
             raise Invalid(_("Pour continuer, répondez « oui » (vous acceptez ces conditions) ou « annuler »."))
@@ -137,6 +143,14 @@ def display(form_field: Field, value: Any) -> str:
         return f"{value} — {found.name}" if found else str(value)
     if form_field.kind is Kind.FILE:
         return f"{value['name']} ({human_size(value['size'])})"
+    if form_field.kind is Kind.TIME:
+        return str(_("toute la journée")) if value == ALL_DAY else str(value).replace(":", " h ")
+    if form_field.kind is Kind.END:
+        kind, amount = str(value).split(":", 1)
+        if kind == "duration":
+            minutes = int(amount)
+            return str(_("durée {h} h {m:02d}")).format(h=minutes // 60, m=minutes % 60)
+        return str(_("jusqu'à {t}")).format(t=amount.replace(":", " h "))
     if form_field.kind in (Kind.CONSENT, Kind.YES_NO):
         return str(_("oui")) if value else str(_("non"))
     return str(value)
@@ -260,6 +274,51 @@ def parse_department(text: str) -> str:
         raise Invalid(_("Département inconnu : « {q} ». Vouliez-vous dire {name} ({code}) ?").format(
             q=text, name=hints[0].name, code=hints[0].code))
     raise Invalid(_("Département inconnu : « {q} ». Donnez son code (ex. 03) ou son nom.").format(q=text))
+
+
+ALL_DAY = "all_day"
+MAX_DURATION_HOURS_WRITTEN_ALONE = 6
+_CLOCK = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?$")
+_DURATION = re.compile(r"^(?:(\d{1,2})\s*h(?:eures?)?)?\s*(?:(\d{1,3})\s*(?:min(?:utes?)?)?)?$")
+ALL_DAY_WORDS = {"journee", "toute la journee", "jour", "all day", "journee entiere"}
+
+
+def _clock(text: str) -> str | None:
+    match = _CLOCK.match(text.strip().lower())
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise Invalid(_("« {v} » n'est pas une heure (de 00:00 à 23:59).").format(v=text))
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _time(text: str) -> str:
+    if fold(text) in ALL_DAY_WORDS:
+        return ALL_DAY
+    clock = _clock(text)
+    if clock is None:
+        raise Invalid(_("« {v} » n'est pas une heure : écrivez par exemple 14h30, ou « journée ».").format(v=text))
+    return clock
+
+
+def _end(text: str) -> str:
+    """An end time ("16h30", "16:30") or a duration ("2h", "90 min", "durée 1h30")."""
+    words = text.strip().lower()
+    explicit = words.startswith(("duree", "durée"))
+    words = words.removeprefix("durée").removeprefix("duree").strip()
+    hours = re.fullmatch(r"(\d{1,2})\s*h(eures?)?", words)
+    # "2h" is a duration, "16h" an end time: nobody means a sixteen-hour meeting.
+    short = hours is not None and int(hours.group(1)) <= MAX_DURATION_HOURS_WRITTEN_ALONE
+    clock = None if explicit or short else _clock(words)
+    if clock is not None:
+        return f"until:{clock}"
+    match = _DURATION.match(words)
+    if match and (match.group(1) or match.group(2)):
+        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+        if 0 < minutes <= 24 * 60:
+            return f"duration:{minutes}"
+    raise Invalid(_("« {v} » : donnez l'heure de fin (ex. 16h30) ou la durée (ex. 2h, 90 min).").format(v=text))
 
 
 def _yes_no(text: str) -> bool:

@@ -7,8 +7,9 @@ import importlib
 from bot.registry import Registry
 
 # How the help and the README list them.
-FAMILIES = ("help", "profile", "directory", "documents", "questions", "dialogs", "review")
-MODULES = ("help", "profile", "directory", "documents", "practices", "search", "questions", "dialogs", "review")
+FAMILIES = ("help", "profile", "directory", "documents", "questions", "calendar", "dialogs", "review")
+MODULES = ("help", "profile", "directory", "documents", "practices", "search", "questions", "calendar", "dialogs",
+           "review")
 
 registry = Registry(family_order=FAMILIES, module_order=tuple(f"commands.{m}" for m in MODULES))
 command = registry.command

@@ -16,6 +16,7 @@ FAMILY_TITLES: dict[str, LazyText] = {
     "directory": _("Annuaire des ODPE"),
     "documents": _("Documents"),
     "questions": _("Questions"),
+    "calendar": _("Agenda partagé"),
     "dialogs": _("Saisie en cours"),
     "review": _("Relecture (salon de revue)"),
 }

@@ -73,3 +73,18 @@ class EventRepository(Repository):
 
     async def by_uid(self, uid: str) -> Event | None:
         return await self.session.scalar(select(Event).where(Event.uid == uid))
+
+    async def coming(self, start: datetime, end: datetime, department: str | None) -> list[Event]:
+        """Events not cancelled that end after `start` and begin before `end`, for the network and for
+        `department`, soonest first."""
+        from sqlalchemy import or_
+
+        shown = Event.scope == "network"
+        if department:
+            shown = or_(shown, Event.department == department)
+        statement = (
+            select(Event)
+            .where(Event.cancelled.is_(False), Event.starts_at < end, Event.ends_at > start, shown)
+            .order_by(Event.starts_at, Event.id)
+        )
+        return list(await self.session.scalars(statement))

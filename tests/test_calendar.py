@@ -1,0 +1,134 @@
+"""The shared calendar in chat: events created, changed and cancelled; the agenda; subscription links."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.app import App
+from bot.messages import RoomKind
+from storage.ids import parse_readable_id
+from storage.repositories import Repos
+from tests.circuit import Circuit
+
+NEXT_YEAR = datetime.now(UTC).year + 1
+
+
+@pytest.fixture
+async def circuit(app: App) -> Circuit:
+    circuit = Circuit(app)
+    await circuit.say("!profil departement 03")
+    await circuit.say("!profil departement 03", user="onpe")
+    return circuit
+
+
+async def create(circuit: Circuit, *answers: str, user: str = "marie") -> str:
+    await circuit.say("!evenement", user=user)
+    for answer in answers:
+        await circuit.say(answer, user=user)
+    text = await circuit.text("oui", user=user)
+    match = re.search(r"Événement (E-\d+) ajouté", text)
+    assert match, text
+    return match.group(1)
+
+
+async def stored(app: App, rid: str):  # type: ignore[no-untyped-def]
+    async with app.db.session() as session:
+        readable = parse_readable_id(rid)
+        assert readable is not None
+        return await Repos(session).events.get(readable)
+
+
+async def test_a_timed_event_is_stored_in_utc_across_summer_and_winter(circuit: Circuit) -> None:
+    summer = await create(circuit, "Comité technique", f"02/07/{NEXT_YEAR}", "14h30", "16h", "Moulins", "-", "2")
+    winter = await create(circuit, "Plénière", f"15/01/{NEXT_YEAR}", "9h", "durée 2h", "https://visio.example/odpe",
+                          "Ordre du jour à venir", "2")
+    july = await stored(circuit.app, summer)
+    january = await stored(circuit.app, winter)
+    assert july.starts_at == datetime(NEXT_YEAR, 7, 2, 12, 30, tzinfo=UTC)  # CEST = UTC+2
+    assert july.ends_at == datetime(NEXT_YEAR, 7, 2, 14, 0, tzinfo=UTC)
+    assert january.starts_at == datetime(NEXT_YEAR, 1, 15, 8, 0, tzinfo=UTC)  # CET = UTC+1
+    assert january.url == "https://visio.example/odpe" and january.location is None
+
+
+async def test_the_agenda_lists_what_is_coming_for_the_network_and_the_department(circuit: Circuit) -> None:
+    day = (datetime.now(UTC) + timedelta(days=10)).strftime("%d/%m/%Y")
+    rid = await create(circuit, "Comité technique", day, "14h30", "16h", "Moulins", "-", "2")
+    agenda = await circuit.text("!agenda")
+    assert f"{rid} — {day} 14:30–16:00 — Comité technique (03 Allier) — Moulins" in agenda
+    assert rid not in await circuit.text("!agenda", user="paul")  # another département's referent
+
+
+async def test_a_whole_day_event_runs_from_midnight_to_midnight(circuit: Circuit) -> None:
+    rid = await create(circuit, "Journée d'étude", f"26/03/{NEXT_YEAR}", "journée", "-", "-", "-", "2")
+    event = await stored(circuit.app, rid)
+    assert event.all_day and (event.ends_at - event.starts_at).days == 1
+
+
+@pytest.mark.parametrize(
+    ("step_answers", "bad", "expected"),
+    [
+        (("Titre", f"01/02/{NEXT_YEAR}"), "25h", "n'est pas une heure (de 00:00 à 23:59)"),
+        (("Titre", f"01/02/{NEXT_YEAR}"), "midi passé", "n'est pas une heure : écrivez par exemple 14h30"),
+        (("Titre", f"01/02/{NEXT_YEAR}", "10h"), "bientôt", "donnez l'heure de fin (ex. 16h30) ou la durée"),
+    ],
+)
+async def test_bad_times_are_explained(
+    circuit: Circuit, step_answers: tuple[str, ...], bad: str, expected: str
+) -> None:
+    await circuit.say("!evenement")
+    for answer in step_answers:
+        await circuit.say(answer)
+    assert expected in await circuit.text(bad)
+
+
+async def test_an_end_before_the_start_is_refused_at_the_summary(circuit: Circuit) -> None:
+    await circuit.say("!evenement")
+    for answer in ("Réunion", f"01/02/{NEXT_YEAR}", "14h30", "1h30", "-", "-", "2"):
+        await circuit.say(answer)
+    text = await circuit.text("oui")
+    assert "La fin (01:30) est avant le début (14:30)" in text and "Récapitulatif" in text
+
+
+async def test_only_onpe_creates_network_events(circuit: Circuit) -> None:
+    await circuit.say("!evenement")
+    for answer in ("Webinaire national", f"01/02/{NEXT_YEAR}", "10h", "-", "-", "-", "1"):
+        await circuit.say(answer)
+    assert "Les événements de tout le réseau sont créés par l'ONPE" in await circuit.text("oui")
+    day = (datetime.now(UTC) + timedelta(days=5)).strftime("%d/%m/%Y")
+    rid = await create(circuit, "Webinaire national", day, "10h", "-", "-", "-", "1", user="onpe")
+    assert rid in await circuit.text("!agenda", user="paul")  # the network sees it, whatever its département
+
+
+async def test_an_event_is_changed_and_cancelled_by_its_author_only(circuit: Circuit) -> None:
+    day = (datetime.now(UTC) + timedelta(days=20)).strftime("%d/%m/%Y")
+    rid = await create(circuit, "Formation", day, "9h", "12h", "Moulins", "-", "2")
+    assert "Seuls la personne qui a créé" in await circuit.text(f"!evenement annuler {rid}", user="paul")
+    summary = await circuit.text(f"!evenement modifier {rid}")
+    assert "Formation" in summary and "Récapitulatif" in summary
+    await circuit.say("modifier 1")
+    await circuit.say("Formation des référents")
+    assert f"Événement {rid} modifié" in await circuit.text("oui")
+    event = await stored(circuit.app, rid)
+    assert event.title == "Formation des référents" and event.sequence == 1
+    assert f"{rid} est annulé" in await circuit.text(f"!evenement annuler {rid}")
+    event = await stored(circuit.app, rid)
+    assert event.cancelled and event.sequence == 2
+    assert rid not in await circuit.text("!agenda")
+
+
+async def test_subscription_links_are_personal_revocable_and_given_in_a_dm_only(circuit: Circuit) -> None:
+    text = await circuit.text("!abonnement", room=RoomKind.GROUP)
+    assert "ne s'utilise qu'en message direct" in text
+    text = await circuit.text("!abonnement")
+    link = re.search(r"http://127\.0\.0\.1:8080/ical/([\w-]+)\.ics", text)
+    assert link and "webcal://127.0.0.1:8080/ical/" in text
+    async with circuit.app.db.session() as session:
+        token = await Repos(session).feeds.resolve(link.group(1))
+        assert token is not None and token.scope == "personal"
+    assert "désactivé" in await circuit.text("!abonnement revoquer")
+    async with circuit.app.db.session() as session:
+        assert await Repos(session).feeds.resolve(link.group(1)) is None
+    assert "/ical/" in await circuit.text("!abonnement departement 29")
