@@ -10,6 +10,7 @@ from bot import notify
 from bot.app import App
 from bot.dialogs import expired_notice
 from bot.i18n import language
+from commands.calendar import send_reminders
 from commands.questions import remind_unanswered
 from commands.review import remind_waiting
 from storage.repositories import Repos
@@ -39,6 +40,19 @@ async def expire_dialogs(app: App, now: datetime | None = None) -> int:
         app.outbox.wake()
         log.info("%d idle dialog(s) expired", len(states))
     return len(states)
+
+
+async def remind_events(app: App, now: datetime | None = None) -> int:
+    """Reminders of the events whose moment has come (see calendars.reminders)."""
+    now = now or datetime.now(UTC)
+    async with app.db.session() as session:
+        count = await send_reminders(
+            Repos(session), tuple(app.router.platforms), list(app.config.calendar.reminders), now,
+            ZoneInfo(app.config.timezone), app.config.language,
+        )
+    if count:
+        app.outbox.wake()
+    return count
 
 
 async def remind_reviewers(app: App, now: datetime | None = None) -> int:

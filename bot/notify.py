@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.messages import Reply
+from storage.repositories import Repos
 
 REVIEW = "review"
 ANNOUNCE = "announce"
@@ -19,7 +20,12 @@ def dm(user_id: str) -> str:
 
 async def send(ctx: Context, platform: str, target: str, reply: Reply, key: str) -> bool:
     """Queue `reply` once for `key`: the same key twice (a retried transaction) queues nothing more."""
-    queued = await ctx.repo.outbox.enqueue(platform, target, {"reply": reply.to_json()}, dedupe_key=key)
+    return await send_to(ctx.repo, platform, target, reply, key)
+
+
+async def send_to(repo: Repos, platform: str, target: str, reply: Reply, key: str) -> bool:
+    """`send`, for the scheduler's jobs, which have repositories but no person speaking."""
+    queued = await repo.outbox.enqueue(platform, target, {"reply": reply.to_json()}, dedupe_key=key)
     return queued is not None
 
 

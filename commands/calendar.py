@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import notify
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
 from bot.forms import ALL_DAY, Field, Form, Invalid, Kind
 from bot.glossary import Term, TermList
-from bot.i18n import _
+from bot.i18n import _, language
 from bot.messages import Reply, RoomKind
 from bot.registry import Arg, Role, Usage, Where
 from bot.rich import Bullets, Heading, Para, Span, code, fill
@@ -21,6 +22,7 @@ from commands.documents import start_dialog
 from storage import departments
 from storage.ids import ReadableId, parse_readable_id
 from storage.models import Event
+from storage.repositories import Repos
 
 AGENDA_DAYS = 60
 SCOPES = TermList("event_scopes", (
@@ -243,3 +245,45 @@ async def subscribe(ctx: Context, quoi: str | None, departement: str | None) -> 
         Para.of(fill(str(_("Ou, pour l'ouvrir directement dans votre agenda : {link}")), link=code(webcal))),
         Para.of(fill(str(_("Pour le désactiver : {cmd}")), cmd=code(f"{ctx.prefix}abonnement revoquer"))),
     ])
+
+
+# Reminders at the offsets of `calendar.reminders`: network events in the announcement rooms, a
+# département's events to its referents. Each is queued once (its outbox key names the event, its start and
+# the offset), so a restart sends what was missed and nothing twice; an edit that moves the event gets new
+# reminders; a cancelled event gets none.
+def reminder(event: Event, tz: ZoneInfo) -> Reply:
+    start = event.starts_at.astimezone(tz)
+    when = start.strftime("%d/%m/%Y") if event.all_day else start.strftime("%d/%m/%Y %H:%M")
+    lines = [str(_("Rappel : {title}, le {when}.")).format(title=event.title, when=when)]
+    place = event.url or event.location
+    if place:
+        lines.append(str(_("Lieu : {place}")).format(place=place))
+    return Reply.text(*lines)
+
+
+def _due(event: Event, offsets: list[timedelta], now: datetime) -> list[timedelta]:
+    """The offsets whose moment has come and the event has not begun."""
+    return [o for o in offsets if event.starts_at - o <= now < event.starts_at]
+
+
+async def send_reminders(
+    repo: Repos, platforms: tuple[str, ...], offsets: list[timedelta], now: datetime, tz: ZoneInfo, lang: str
+) -> int:
+    if not offsets:
+        return 0
+    horizon = now + max(offsets)
+    events = await repo.events.starting_between(now, horizon)
+    queued = 0
+    for event in events:
+        for offset in _due(event, offsets, now):
+            key = f"remind:{event.uid}:{event.starts_at.isoformat()}:{int(offset.total_seconds())}"
+            with language(lang):
+                reply = reminder(event, tz)
+            if event.scope == "network" or not event.department:
+                for platform in platforms:
+                    queued += bool(await notify.send_to(repo, platform, notify.ANNOUNCE, reply, f"{platform}:{key}"))
+                continue
+            for person in await repo.people.in_department(event.department):
+                target = notify.dm(person.platform_user_id)
+                queued += bool(await notify.send_to(repo, person.platform, target, reply, f"{key}:{person.id}"))
+    return queued

@@ -132,3 +132,27 @@ async def test_subscription_links_are_personal_revocable_and_given_in_a_dm_only(
     async with circuit.app.db.session() as session:
         assert await Repos(session).feeds.resolve(link.group(1)) is None
     assert "/ical/" in await circuit.text("!abonnement departement 29")
+
+
+async def test_reminders_go_once_at_each_offset_follow_edits_and_skip_cancelled(circuit: Circuit) -> None:
+    from bot import jobs
+
+    day = datetime.now(UTC) + timedelta(days=3)
+    network = await create(circuit, "Plénière", day.strftime("%d/%m/%Y"), "10h", "-", "Paris", "-", "1", user="onpe")
+    local = await create(circuit, "Comité", day.strftime("%d/%m/%Y"), "15h", "-", "-", "-", "2")
+    start = (await stored(circuit.app, network)).starts_at
+    before = start - timedelta(days=1, minutes=-5)  # within the P1D window
+    assert await jobs.remind_events(circuit.app, now=before) >= 1
+    assert await jobs.remind_events(circuit.app, now=before + timedelta(minutes=30)) == 0  # never twice
+    await circuit.app.outbox.send_due()
+    [announced] = [s for s in circuit.to("announce") if "Plénière" in s.text]
+    assert "Rappel : Plénière" in announced.text and "Lieu : Paris" in announced.text
+
+    local_start = (await stored(circuit.app, local)).starts_at
+    await jobs.remind_events(circuit.app, now=local_start - timedelta(minutes=50))  # the PT1H window
+    await circuit.app.outbox.send_due()
+    assert any("Rappel : Comité" in s.text for s in circuit.to_person("marie"))  # the département's referent
+    assert not any("Comité" in s.text for s in circuit.to("announce"))
+
+    await circuit.say(f"!evenement annuler {network}", user="onpe")
+    assert await jobs.remind_events(circuit.app, now=start - timedelta(minutes=30)) == 0  # cancelled: nothing

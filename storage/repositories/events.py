@@ -88,3 +88,10 @@ class EventRepository(Repository):
             .order_by(Event.starts_at, Event.id)
         )
         return list(await self.session.scalars(statement))
+
+    async def starting_between(self, start: datetime, end: datetime) -> list[Event]:
+        """Events not cancelled that begin after `start` and no later than `end` (for reminders)."""
+        statement = select(Event).where(
+            Event.cancelled.is_(False), Event.starts_at > start, Event.starts_at <= end
+        ).order_by(Event.starts_at, Event.id)
+        return list(await self.session.scalars(statement))

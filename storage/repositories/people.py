@@ -73,3 +73,7 @@ class PeopleRepository(Repository):
                 setattr(person, name, value)
             else:
                 set_committed_value(person, name, value)
+
+    async def in_department(self, code: str) -> list[Person]:
+        """The people who gave `code` as their département in their profile."""
+        return list(await self.session.scalars(select(Person).where(Person.department == code).order_by(Person.id)))
