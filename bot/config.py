@@ -146,6 +146,9 @@ class CalendarConfig(Section):
     reminders: list[timedelta] = Field(default_factory=lambda: [timedelta(days=1), timedelta(hours=1)])
     public_network_feed: bool = False
     external_feeds: list[ExternalFeed] = Field(default_factory=list)
+    # The weekly digest in the announcement rooms: day (0 = Monday) and hour, in `timezone`.
+    digest_weekday: int = Field(0, ge=0, le=6)
+    digest_hour: int = Field(9, ge=0, le=23)
 
 
 class RateLimitConfig(Section):

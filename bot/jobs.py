@@ -10,7 +10,7 @@ from bot import notify
 from bot.app import App
 from bot.dialogs import expired_notice
 from bot.i18n import language
-from commands.calendar import send_reminders
+from commands.calendar import send_digest, send_reminders
 from commands.questions import remind_unanswered
 from commands.review import remind_waiting
 from storage.repositories import Repos
@@ -53,6 +53,19 @@ async def remind_events(app: App, now: datetime | None = None) -> int:
     if count:
         app.outbox.wake()
     return count
+
+
+async def weekly_digest(app: App, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    calendar = app.config.calendar
+    async with app.db.session() as session:
+        sent = await send_digest(
+            Repos(session), tuple(app.router.platforms), now, ZoneInfo(app.config.timezone), app.config.language,
+            calendar.digest_weekday, calendar.digest_hour,
+        )
+    if sent:
+        app.outbox.wake()
+    return sent
 
 
 async def remind_reviewers(app: App, now: datetime | None = None) -> int:

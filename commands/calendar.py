@@ -287,3 +287,36 @@ async def send_reminders(
                 target = notify.dm(person.platform_user_id)
                 queued += bool(await notify.send_to(repo, person.platform, target, reply, f"{key}:{person.id}"))
     return queued
+
+
+DIGEST_EVENTS_DAYS = 14
+
+
+async def send_digest(
+    repo: Repos, platforms: tuple[str, ...], now: datetime, tz: ZoneInfo, lang: str, weekday: int, hour: int
+) -> bool:
+    """Once a week, in the announcement rooms: what was archived and published in the last seven days, and
+    the network's events of the next two weeks. Its outbox key is the ISO week: sent once, even when the
+    hour was missed because the bot was down."""
+    local = now.astimezone(tz)
+    if (local.weekday(), local.hour) < (weekday, hour):
+        return False
+    year, week, _day = local.isocalendar()
+    decided = await repo.items.decided_since(("archived", "published"), now - timedelta(days=7))
+    coming = await repo.events.coming(now, now + timedelta(days=DIGEST_EVENTS_DAYS), None)
+    with language(lang):
+        blocks: list[Any] = [Heading.of(str(_("La semaine du réseau")))]
+        if decided:
+            blocks.append(Para.of(str(_("Nouveaux documents et pratiques :"))))
+            blocks.append(Bullets.of([f"{i.readable_id} — {i.title}" for i in decided]))
+        if coming:
+            blocks.append(Para.of(str(_("À venir :"))))
+            blocks.append(Bullets.of([f"{event_id(e)} — {when(e, tz)} — {e.title}" for e in coming]))
+        if not decided and not coming:
+            blocks.append(Para.of(str(_("Rien de nouveau cette semaine."))))
+        reply = Reply.card(blocks)
+    sent = False
+    for platform in platforms:
+        key = f"{platform}:digest:{year}-W{week:02d}"
+        sent = await notify.send_to(repo, platform, notify.ANNOUNCE, reply, key) or sent
+    return sent

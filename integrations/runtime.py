@@ -49,6 +49,8 @@ class Runtime:
         self.app.router.platforms[:] = [platform.name for platform in self.platforms]
         self.scheduler.add_job(housekeeping, "interval", hours=6, args=[self.app], id="housekeeping")
         self.scheduler.add_job(jobs.expire_dialogs, "interval", minutes=10, args=[self.app], id="dialogs")
+        self.scheduler.add_job(jobs.weekly_digest, "interval", hours=1, args=[self.app], id="digest",
+                               next_run_time=datetime.now(UTC))
         self.scheduler.add_job(jobs.remind_events, "interval", minutes=1, args=[self.app], id="event-reminders",
                                next_run_time=datetime.now(UTC))
         # Hourly, and once now: the reminder goes out at the configured hour, or at start if that was missed.

@@ -156,3 +156,22 @@ async def test_reminders_go_once_at_each_offset_follow_edits_and_skip_cancelled(
 
     await circuit.say(f"!evenement annuler {network}", user="onpe")
     assert await jobs.remind_events(circuit.app, now=start - timedelta(minutes=30)) == 0  # cancelled: nothing
+
+
+async def test_the_weekly_digest_lists_the_week_once(circuit: Circuit) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot import jobs
+
+    rid = await circuit.submit(title="Rapport annuel")
+    await circuit.say(f"!approuver {rid}", user="onpe", room=RoomKind.REVIEW)
+    day = (datetime.now(UTC) + timedelta(days=4)).strftime("%d/%m/%Y")
+    event = await create(circuit, "Plénière", day, "10h", "-", "-", "-", "1", user="onpe")
+    local = datetime.now(ZoneInfo("Europe/Paris"))
+    monday = (local - timedelta(days=local.weekday())).replace(hour=10, minute=0)
+    now = max(monday, local).astimezone(UTC)
+    assert await jobs.weekly_digest(circuit.app, now=now)
+    assert not await jobs.weekly_digest(circuit.app, now=now + timedelta(hours=1))  # once a week
+    await circuit.app.outbox.send_due()
+    [digest] = [s for s in circuit.to("announce") if "La semaine du réseau" in s.text]
+    assert f"{rid} — Rapport annuel" in digest.text and event in digest.text

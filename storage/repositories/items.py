@@ -94,3 +94,12 @@ class ItemRepository(Repository):
         if since is not None:
             statement = statement.where(Item.updated_at > since)
         return list(await self.session.scalars(statement.order_by(Item.decided_at, Item.id)))
+
+    async def decided_since(self, statuses: Collection[str], since: Any) -> list[Item]:
+        """Items that reached one of `statuses` after `since`, in the order they did."""
+        statement = (
+            select(Item)
+            .where(Item.status.in_(list(statuses)), Item.decided_at > since)
+            .order_by(Item.decided_at, Item.id)
+        )
+        return list(await self.session.scalars(statement))
