@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App
+from calendars.http import add_routes as calendar_routes
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def make_web_app(app: App) -> web.Application:
 class HttpServer:
     def __init__(self, app: App, web_app: web.Application | None = None) -> None:
         self.app = app
-        self.web_app = web_app or make_web_app(app)
+        if web_app is None:
+            web_app = make_web_app(app)
+            calendar_routes(web_app, app)  # the iCal feeds
+        self.web_app = web_app
         self.runner = web.AppRunner(self.web_app, access_log=None)
         self.port: int | None = None
 

@@ -54,6 +54,7 @@ def test_run_migrates_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None
                 time.sleep(0.2)
         assert response.status_code == 200 and response.json()["status"] == "ok"
         assert "odpe_bot_up 1.0" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert httpx.get(f"http://127.0.0.1:{port}/ical/inconnu.ics").status_code == 404  # feeds are served
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
