@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -74,10 +74,6 @@ class Field:
     choices: TermList | None = None
     check: Callable[[Any], None] | None = None  # a further rule; raises Invalid
 
-    @property
-    def short_label(self) -> str:
-        return str(self.label)
-
 
 @dataclass(frozen=True)
 class Form:
@@ -85,7 +81,6 @@ class Form:
     title: LazyText
     fields: tuple[Field, ...]
     intro: LazyText | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def index(self, name: str) -> int:
         for i, f in enumerate(self.fields):
@@ -363,6 +358,3 @@ def _file(answer: Answer, ctx: FormContext) -> dict[str, Any]:
         "path": str(blob.path),
     }
 
-
-def numbered(options: Sequence[str]) -> list[str]:
-    return [f"{i}. {option}" for i, option in enumerate(options, start=1)]

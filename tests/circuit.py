@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +85,3 @@ class Circuit:
         assert "enregistré sous D-" in text, text
         return text.split("enregistré sous ")[1].split(".")[0]
 
-
-def random_bytes(size: int) -> bytes:
-    return os.urandom(size)
