@@ -9,14 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import indexing, notify
+from bot import indexing, lookup, notify
 from bot.context import Context
 from bot.errors import Forbidden, UserError
 from bot.i18n import LazyText, _
 from bot.messages import Reply
 from bot.registry import Role
 from bot.rich import mention
-from storage.ids import ReadableId, parse_readable_id
 from storage.models import Item, Person
 
 
@@ -94,14 +93,8 @@ def accepted_status(item: Item) -> Status:
 
 
 async def find_item(ctx: Context, text: str) -> Item:
-    rid = parse_readable_id(text)
-    if rid is None or rid.prefix not in ("D", "P"):
-        sentence = _("« {v} » n'est pas un identifiant de document ou de pratique (ex. D-12, P-7).")
-        raise UserError(sentence.format(v=text))
-    item = await ctx.repo.items.get(rid)
-    if item is None:
-        raise UserError(_("Je ne trouve pas {id}.").format(id=rid))
-    return item
+    sentence = _("« {v} » n'est pas un identifiant de document ou de pratique (ex. D-12, P-7).")
+    return await lookup.find(text, ("D", "P"), sentence, ctx.repo.items.get)
 
 
 async def person_name(ctx: Context, person_id: int | None) -> str:
@@ -188,6 +181,3 @@ async def submitter_mention(ctx: Context, item: Item) -> Any:
         return "?"
     return mention(submitter.platform_user_id, submitter.display_name)
 
-
-def readable(item: Item) -> ReadableId:
-    return item.readable_id

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import notify
+from bot import lookup, notify
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
@@ -20,7 +20,7 @@ from bot.rich import Bullets, Heading, Para, Span, code, fill
 from commands import command, registry
 from commands.documents import start_dialog
 from storage import departments
-from storage.ids import ReadableId, parse_readable_id
+from storage.ids import ReadableId
 from storage.models import Event
 from storage.repositories import Repos
 
@@ -114,13 +114,8 @@ registry.add_flow("event", Flow(EVENT_FORM, save_event))
 
 
 async def find_event(ctx: Context, text: str) -> Event:
-    rid = parse_readable_id(text)
-    if rid is None or rid.prefix != "E":
-        raise UserError(_("« {v} » n'est pas un identifiant d'événement (ex. E-4).").format(v=text))
-    event = await ctx.repo.events.get(rid)
-    if event is None:
-        raise UserError(_("Je ne trouve pas {id}.").format(id=rid))
-    return event
+    sentence = _("« {v} » n'est pas un identifiant d'événement (ex. E-4).")
+    return await lookup.find(text, ("E",), sentence, ctx.repo.events.get)
 
 
 def may_change(ctx: Context, event: Event) -> bool:

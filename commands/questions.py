@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import indexing, notify
+from bot import indexing, lookup, notify
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
@@ -17,7 +17,7 @@ from bot.registry import Arg, Role, Usage, Where
 from bot.rich import Block, Bullets, Heading, Para, Span, bold, code, fill, mention
 from commands import command, registry
 from commands.search import hit_line
-from storage.ids import ReadableId, parse_readable_id
+from storage.ids import ReadableId
 from storage.models import Question
 from storage.repositories import Repos
 from storage.search import Query, SearchIndex, analyze
@@ -28,13 +28,8 @@ FAQ_COVERAGE = 0.5
 
 
 async def find_question(ctx: Context, text: str) -> Question:
-    rid = parse_readable_id(text)
-    if rid is None or rid.prefix != "Q":
-        raise UserError(_("« {v} » n'est pas un identifiant de question (ex. Q-3).").format(v=text))
-    question = await ctx.repo.questions.get(rid)
-    if question is None:
-        raise UserError(_("Je ne trouve pas {id}.").format(id=rid))
-    return question
+    sentence = _("« {v} » n'est pas un identifiant de question (ex. Q-3).")
+    return await lookup.find(text, ("Q",), sentence, ctx.repo.questions.get)
 
 
 def qid(question: Question) -> str:

@@ -108,3 +108,18 @@ async def test_unanswered_questions_are_listed_once_a_day(circuit: Circuit) -> N
     await circuit.app.outbox.send_due()
     lists = [s for s in circuit.to("review") if "attendent une réponse" in s.text]
     assert len(lists) == 1 and "Q-1" in lists[0].text
+
+
+@pytest.mark.parametrize(
+    ("command", "room", "expected"),
+    [
+        ("!voir Q-2", RoomKind.DIRECT, "« Q-2 » n'est pas un identifiant de document ou de pratique"),
+        ("!voir D-404", RoomKind.DIRECT, "Je ne trouve pas D-404."),
+        ("!repondre D-1 oui", REVIEW, "« D-1 » n'est pas un identifiant de question (ex. Q-3)."),
+        ("!repondre Q-404 oui", REVIEW, "Je ne trouve pas Q-404."),
+        ("!evenement annuler Q-1", RoomKind.DIRECT, "« Q-1 » n'est pas un identifiant d'événement (ex. E-4)."),
+        ("!evenement annuler E-404", RoomKind.DIRECT, "Je ne trouve pas E-404."),
+    ],
+)
+async def test_a_wrong_or_unknown_id_is_named(circuit: Circuit, command: str, room: RoomKind, expected: str) -> None:
+    assert expected in await circuit.text(command, user="onpe", room=room)
