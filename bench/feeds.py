@@ -18,9 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import asyncpg
 from aiohttp import web
-from sqlalchemy.engine import make_url
+from support import fresh_postgresql
 
 from bot.app import App
 from bot.config import Config
@@ -249,21 +248,6 @@ def report(backend: str, figures: list[FeedFigures], options: argparse.Namespace
     verdict = "reached" if worst >= TARGET_RATIO else "NOT reached"
     lines.append(f"  target: unchanged feed ≥ {TARGET_RATIO} × the static file rate: {verdict} (lowest {worst:.2f})")
     return "\n".join(lines)
-
-
-@asynccontextmanager
-async def fresh_postgresql(server_url: str) -> AsyncIterator[str]:
-    """A new database on the server of `server_url`, dropped afterwards: the one named there is left alone."""
-    parsed = make_url(server_url)
-    name = f"odpe_bench_{secrets.token_hex(4)}"
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 async def main() -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy.engine import make_url
+from support import fresh_postgresql
 
 from bot.glossary import DOCUMENT_TYPES, PUBLICS, THEMES
 from storage import departments
@@ -207,21 +204,6 @@ async def measure(
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) if path else None
     figures = Figures(db.backend, len(entries), seconds, latencies, sum(not hits for hits in results), size)
     return figures, [[hit.key for hit in hits] for hits in results]
-
-
-@asynccontextmanager
-async def fresh_postgresql(server_url: str) -> AsyncIterator[str]:
-    """A new database on the server of `server_url`, dropped afterwards: the one named there is left alone."""
-    parsed = make_url(server_url)
-    name = f"odpe_bench_{secrets.token_hex(4)}"
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 def agreement(a: list[list[str]], b: list[list[str]]) -> str:
