@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -490,58 +491,73 @@ async def test_a_bot_started_before_its_homeserver_waits_for_it(
         await runtime.stop()
 
 
-async def test_the_document_circuit_on_matrix(setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path) -> None:
-    """A referent submits in an encrypted DM, ONPE approves with ✅ in the review room's thread, the announcement
-    room gets the card and the file, the referent gets the decision in her DM."""
+@dataclass
+class Network:
+    """ONPE's side of a running bot: a reviewer, the (encrypted) review room, an announcement room."""
+
+    onpe: Person
+    review_room: str
+    announce_room: str
+
+
+@pytest.fixture
+async def network(setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path) -> AsyncIterator[Network]:
     onpe = await Person.login(synapse, await synapse.register(synapse.unique("onpe")), tmp_path / "onpe")
     try:
-        review_room = (await onpe.client.room_create(invite=[bot_id(setup)],
-                                                     initial_state=[ENCRYPTION_STATE])).room_id
+        review_room = (await onpe.client.room_create(invite=[bot_id(setup)], initial_state=[ENCRYPTION_STATE])).room_id
         announce_room = (await onpe.client.room_create(invite=[bot_id(setup), marie.user_id])).room_id
         await marie.join(announce_room)
         setup.overrides["matrix"] = {"review_room": review_room, "announcement_rooms": [announce_room]}
         bot = await setup.start()
         try:
             await onpe.wait_for_member(review_room, bot_id(setup))
-            dm = await marie.dm(bot_id(setup), encrypted=True)
-            for answer in ("!soumettre", "4", "Rapport de l'ODPE 2025", "03/11/2025", "Service ODPE",
-                           "maltraitance", "Données ASE", "3", "03"):
-                await marie.say(dm, answer)
-            data = b"%PDF-1.4\n1 0 obj<< /Title (ODPE 2025) >>endobj\ntrailer<<>>\n%%EOF\n"
-            response, keys = await marie.client.upload(
-                lambda *_: data, content_type="application/pdf", filename="rapport-2025.pdf", encrypt=True,
-                filesize=len(data),
-            )
-            await marie.say(dm, "", content={"msgtype": "m.file", "body": "rapport-2025.pdf",
-                                              "info": {"mimetype": "application/pdf", "size": len(data)},
-                                              "file": {**keys, "url": response.content_uri}})
-            await marie.say(dm, "-")
-            await marie.say(dm, "oui")
-            done = await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistré sous D-" in s.body)
-            rid = done[0].body.split("enregistré sous ")[1].split(".")[0]
-
-            [card] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "à relire" in s.body)
-            assert decrypted(card) and "Rapport de l'ODPE 2025" in card.body
-            [file] = await onpe.wait_for(
-                bot_id(setup), review_room, where=lambda s: s.content.get("msgtype") == "m.file"
-            )
-            assert file.content["m.relates_to"]["event_id"] == card.event.event_id  # in the item's thread
-            await onpe.client.room_send(review_room, "m.reaction", {"m.relates_to": {
-                "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
-                ignore_unverified_devices=True)
-
-            [announce] = await marie.wait_for(bot_id(setup), announce_room,
-                                              where=lambda s: "Nouveau document archivé" in s.body, timeout=60)
-            assert rid in announce.body
-            await marie.wait_for(bot_id(setup), announce_room, where=lambda s: s.content.get("msgtype") == "m.file")
-            [decision] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Bonne nouvelle" in s.body)
-            assert rid in decision.body
-            [confirmation] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "archivé par" in s.body)
-            assert confirmation.content["m.relates_to"]["event_id"] == card.event.event_id
+            yield Network(onpe, review_room, announce_room)
         finally:
             await bot.stop()
     finally:
         await onpe.close()
+
+
+async def test_the_document_circuit_on_matrix(setup: BotSetup, marie: Person, network: Network) -> None:
+    """A referent submits in an encrypted DM, ONPE approves with ✅ in the review room's thread, the announcement
+    room gets the card and the file, the referent gets the decision in her DM."""
+    dm = await marie.dm(bot_id(setup), encrypted=True)
+    for answer in ("!soumettre", "4", "Rapport de l'ODPE 2025", "03/11/2025", "Service ODPE",
+                   "maltraitance", "Données ASE", "3", "03"):
+        await marie.say(dm, answer)
+    data = b"%PDF-1.4\n1 0 obj<< /Title (ODPE 2025) >>endobj\ntrailer<<>>\n%%EOF\n"
+    response, keys = await marie.client.upload(
+        lambda *_: data, content_type="application/pdf", filename="rapport-2025.pdf", encrypt=True,
+        filesize=len(data),
+    )
+    await marie.say(dm, "", content={"msgtype": "m.file", "body": "rapport-2025.pdf",
+                                      "info": {"mimetype": "application/pdf", "size": len(data)},
+                                      "file": {**keys, "url": response.content_uri}})
+    await marie.say(dm, "-")
+    await marie.say(dm, "oui")
+    done = await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistré sous D-" in s.body)
+    rid = done[0].body.split("enregistré sous ")[1].split(".")[0]
+
+    [card] = await network.onpe.wait_for(bot_id(setup), network.review_room, where=lambda s: "à relire" in s.body)
+    assert decrypted(card) and "Rapport de l'ODPE 2025" in card.body
+    [file] = await network.onpe.wait_for(
+        bot_id(setup), network.review_room, where=lambda s: s.content.get("msgtype") == "m.file"
+    )
+    assert file.content["m.relates_to"]["event_id"] == card.event.event_id  # in the item's thread
+    await network.onpe.client.room_send(network.review_room, "m.reaction", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
+        ignore_unverified_devices=True)
+
+    [announce] = await marie.wait_for(bot_id(setup), network.announce_room,
+                                      where=lambda s: "Nouveau document archivé" in s.body, timeout=60)
+    assert rid in announce.body
+    await marie.wait_for(bot_id(setup), network.announce_room, where=lambda s: s.content.get("msgtype") == "m.file")
+    [decision] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Bonne nouvelle" in s.body)
+    assert rid in decision.body
+    [confirmation] = await network.onpe.wait_for(
+        bot_id(setup), network.review_room, where=lambda s: "archivé par" in s.body
+    )
+    assert confirmation.content["m.relates_to"]["event_id"] == card.event.event_id
 
 
 async def test_a_dialog_started_in_a_shared_room_goes_on_in_a_dm_the_bot_opens(
@@ -590,46 +606,31 @@ async def test_a_message_whose_handling_failed_around_the_command_is_answered_on
     assert len(marie.from_bot(bot_id(bot), room)) == 1
 
 
-async def test_practices_and_questions_on_matrix(
-    setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Path
-) -> None:
+async def test_practices_and_questions_on_matrix(setup: BotSetup, marie: Person, network: Network) -> None:
     """A practice declared in a DM and published with ✅; a question escalated, answered in its thread,
     relayed to the asker signed by ONPE, and followed up."""
-    onpe = await Person.login(synapse, await synapse.register(synapse.unique("onpe")), tmp_path / "onpe")
-    try:
-        review_room = (await onpe.client.room_create(invite=[bot_id(setup)])).room_id
-        announce_room = (await onpe.client.room_create(invite=[bot_id(setup), marie.user_id])).room_id
-        await marie.join(announce_room)
-        setup.overrides["matrix"] = {"review_room": review_room, "announcement_rooms": [announce_room]}
-        bot = await setup.start()
-        try:
-            await onpe.wait_for_member(review_room, bot_id(setup))
-            dm = await marie.dm(bot_id(setup), encrypted=True)
-            for answer in ("!pratique", "oui", "15/09/2023", "Association Les Liens", "Café des parents",
-                           "Un lieu d'accueil pour les parents.", "2", "3", "1", "3", "1", "03", "oui"):
-                await marie.say(dm, answer)
-            await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistrée sous P-" in s.body)
-            [card] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "à examiner" in s.body)
-            await onpe.client.room_send(review_room, "m.reaction", {"m.relates_to": {
-                "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
-                ignore_unverified_devices=True)
-            await marie.wait_for(bot_id(setup), announce_room, timeout=60,
-                                 where=lambda s: "Nouvelle pratique inspirante publiée" in s.body)
+    dm = await marie.dm(bot_id(setup), encrypted=True)
+    for answer in ("!pratique", "oui", "15/09/2023", "Association Les Liens", "Café des parents",
+                   "Un lieu d'accueil pour les parents.", "2", "3", "1", "3", "1", "03", "oui"):
+        await marie.say(dm, answer)
+    await marie.wait_for(bot_id(setup), dm, where=lambda s: "enregistrée sous P-" in s.body)
+    [card] = await network.onpe.wait_for(bot_id(setup), network.review_room, where=lambda s: "à examiner" in s.body)
+    await network.onpe.client.room_send(network.review_room, "m.reaction", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": card.event.event_id, "key": "✅"}},
+        ignore_unverified_devices=True)
+    await marie.wait_for(bot_id(setup), network.announce_room, timeout=60,
+                         where=lambda s: "Nouvelle pratique inspirante publiée" in s.body)
 
-            await marie.say(dm, "!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
-            await marie.wait_for(bot_id(setup), dm, where=lambda s: "transmise à l'ONPE" in s.body)
-            [asked] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "Question Q-1" in s.body)
-            await onpe.say(review_room, "", content={
-                "msgtype": "m.text", "body": "LibreOffice Calc.",
-                "m.relates_to": {"rel_type": "m.thread", "event_id": asked.event.event_id, "is_falling_back": True,
-                                 "m.in_reply_to": {"event_id": asked.event.event_id}},
-            })
-            [relayed] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Réponse de l'ONPE" in s.body)
-            assert "LibreOffice Calc." in relayed.body and "— L'équipe de l'ONPE" in relayed.body
-            await marie.say(dm, "Et la version ?")
-            [follow] = await onpe.wait_for(bot_id(setup), review_room, where=lambda s: "Suite de" in s.body)
-            assert follow.content["m.relates_to"]["event_id"] == asked.event.event_id
-        finally:
-            await bot.stop()
-    finally:
-        await onpe.close()
+    await marie.say(dm, "!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
+    await marie.wait_for(bot_id(setup), dm, where=lambda s: "transmise à l'ONPE" in s.body)
+    [asked] = await network.onpe.wait_for(bot_id(setup), network.review_room, where=lambda s: "Question Q-1" in s.body)
+    await network.onpe.say(network.review_room, "", content={
+        "msgtype": "m.text", "body": "LibreOffice Calc.",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": asked.event.event_id, "is_falling_back": True,
+                         "m.in_reply_to": {"event_id": asked.event.event_id}},
+    })
+    [relayed] = await marie.wait_for(bot_id(setup), dm, where=lambda s: "Réponse de l'ONPE" in s.body)
+    assert "LibreOffice Calc." in relayed.body and "— L'équipe de l'ONPE" in relayed.body
+    await marie.say(dm, "Et la version ?")
+    [follow] = await network.onpe.wait_for(bot_id(setup), network.review_room, where=lambda s: "Suite de" in s.body)
+    assert follow.content["m.relates_to"]["event_id"] == asked.event.event_id
