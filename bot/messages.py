@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NewType
 
-from bot.rich import Block, Doc, Para, Span
+from bot.rich import Block, Doc, Para, Span, UserLink
 
 Platform = NewType("Platform", str)
 RoomId = NewType("RoomId", str)
@@ -168,5 +168,5 @@ class Reply:
     def plain(self) -> str:
         return self.body.plain()
 
-    def html(self) -> str:
-        return self.body.html()
+    def html(self, link_user: UserLink | None = None) -> str:
+        return self.body.html(link_user)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+UserLink = Callable[[str], str]
 Style = Literal["plain", "bold", "italic", "code", "mention"]
 
 
@@ -21,7 +22,7 @@ class Span:
     def plain(self) -> str:
         return f"`{self.text}`" if self.style == "code" else self.text
 
-    def html(self) -> str:
+    def html(self, link_user: UserLink | None = None) -> str:
         inner = html.escape(self.text).replace("\n", "<br>")
         if self.style == "bold":
             inner = f"<strong>{inner}</strong>"
@@ -29,7 +30,8 @@ class Span:
             inner = f"<em>{inner}</em>"
         elif self.style == "code":
             inner = f"<code>{inner}</code>"
-        href = self.href or (f"https://matrix.to/#/{self.user}" if self.user else None)
+        # How a mention links to its person is the platform's business (a Matrix pill, …).
+        href = self.href or (link_user(self.user) if self.user and link_user else None)
         if href:
             inner = f'<a href="{html.escape(href, quote=True)}">{inner}</a>'
         return inner
@@ -63,8 +65,8 @@ def _plain(spans: Sequence[Span]) -> str:
     return "".join(s.plain() for s in spans)
 
 
-def _html(spans: Sequence[Span]) -> str:
-    return "".join(s.html() for s in spans)
+def _html(spans: Sequence[Span], link_user: UserLink | None = None) -> str:
+    return "".join(s.html(link_user) for s in spans)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ class Para:
     def plain(self) -> str:
         return _plain(self.spans)
 
-    def html(self) -> str:
-        return f"<p>{_html(self.spans)}</p>"
+    def html(self, link_user: UserLink | None = None) -> str:
+        return f"<p>{_html(self.spans, link_user)}</p>"
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ class Heading:
     def plain(self) -> str:
         return _plain(self.spans)
 
-    def html(self) -> str:
-        return f"<h4>{_html(self.spans)}</h4>"
+    def html(self, link_user: UserLink | None = None) -> str:
+        return f"<h4>{_html(self.spans, link_user)}</h4>"
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ class Bullets:
     def plain(self) -> str:
         return "\n".join("  • " + _plain(item).replace("\n", "\n    ") for item in self.items)
 
-    def html(self) -> str:
-        return "<ul>" + "".join(f"<li>{_html(item)}</li>" for item in self.items) + "</ul>"
+    def html(self, link_user: UserLink | None = None) -> str:
+        return "<ul>" + "".join(f"<li>{_html(item, link_user)}</li>" for item in self.items) + "</ul>"
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,10 @@ class Fields:
             lines.append(f"  {label} : {text}")
         return "\n".join(lines)
 
-    def html(self) -> str:
-        rows = "<br>".join(f"<strong>{html.escape(label)}</strong> : {_html(value)}" for label, value in self.rows)
+    def html(self, link_user: UserLink | None = None) -> str:
+        rows = "<br>".join(
+            f"<strong>{html.escape(label)}</strong> : {_html(value, link_user)}" for label, value in self.rows
+        )
         return f"<p>{rows}</p>"
 
 
@@ -144,8 +148,9 @@ class Doc:
     def plain(self) -> str:
         return "\n".join(b.plain() for b in self.blocks)
 
-    def html(self) -> str:
-        return "".join(b.html() for b in self.blocks)
+    def html(self, link_user: UserLink | None = None) -> str:
+        """Escaped HTML; `link_user` gives the link of a mentioned person (none: the name alone)."""
+        return "".join(b.html(link_user) for b in self.blocks)
 
     def mentions(self) -> list[str]:
         found: list[str] = []

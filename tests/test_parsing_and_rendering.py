@@ -65,3 +65,14 @@ def test_rate_limit_allows_a_burst_then_asks_to_wait() -> None:
 def test_rate_limit_zero_means_off() -> None:
     limiter = RateLimiter(per_minute=0, burst=1)
     assert all(limiter.take("ann") == 0 for _ in range(100))
+
+
+def test_a_mention_links_only_the_way_the_platform_says() -> None:
+    from bot.rich import mention
+
+    doc = Doc((Para.of(["Merci ", mention("@marie:odpe.test", "Marie")]),))
+    assert doc.html() == "<p>Merci Marie</p>"
+    assert doc.html(lambda user: f"https://matrix.to/#/{user}") == (
+        '<p>Merci <a href="https://matrix.to/#/@marie:odpe.test">Marie</a></p>'
+    )
+    assert doc.mentions() == ["@marie:odpe.test"]

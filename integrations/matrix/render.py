@@ -18,12 +18,17 @@ def notice(reply: Reply, relates_to: dict[str, Any] | None = None) -> dict[str, 
         "msgtype": "m.notice",
         "body": reply.plain(),
         "format": HTML_FORMAT,
-        "formatted_body": reply.html(),
+        "formatted_body": reply.html(pill),
         "m.mentions": {"user_ids": reply.body.mentions()},
     }
     if relates_to:
         content["m.relates_to"] = relates_to
     return content
+
+
+def pill(user_id: str) -> str:
+    """A mention as Matrix clients show it: a link to the person's matrix.to address."""
+    return f"https://matrix.to/#/{user_id}"
 
 
 def relation(event_id: str, thread_root: str | None, in_room: bool) -> dict[str, Any] | None:
