@@ -149,6 +149,12 @@ class CalendarConfig(Section):
     # The weekly digest in the announcement rooms: day (0 = Monday) and hour, in `timezone`.
     digest_weekday: int = Field(0, ge=0, le=6)
     digest_hour: int = Field(9, ge=0, le=23)
+    # Events that ended longer ago than this leave the feeds (Google stops reading a feed beyond 1 MB).
+    feed_past_days: int = Field(180, ge=1)
+    # External feeds: how long a reading may take, how big it may be, how many events it may bring.
+    import_timeout_seconds: float = Field(30, gt=0)
+    import_max_mb: float = Field(5, gt=0)
+    import_max_events: int = Field(2000, ge=1)
 
 
 class RateLimitConfig(Section):

@@ -41,6 +41,7 @@ EMPTY_CALENDAR_YEAR = 2000
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # RFC 5545 TEXT may not hold control characters; a title pasted from elsewhere can carry some.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TZID = re.compile(r"^[A-Z-]+;(?:[^:\r\n]*;)?TZID=([^:;\r\n]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class FeedEventLike(Protocol):
     @property
     def cancelled(self) -> bool: ...
     @property
+    def recurrence(self) -> str | None: ...
+    @property
     def created_at(self) -> datetime: ...
     @property
     def updated_at(self) -> datetime: ...
@@ -129,6 +132,7 @@ class FeedEvent:
     cancelled: bool
     created_at: datetime
     updated_at: datetime
+    recurrence: str | None = None  # an imported series, published as its source wrote it
 
     @classmethod
     def of(cls, event: FeedEventLike) -> FeedEvent:
@@ -136,7 +140,7 @@ class FeedEvent:
             uid=event.uid, sequence=event.sequence, title=event.title, starts_at=event.starts_at,
             ends_at=event.ends_at, all_day=event.all_day, location=event.location, url=event.url,
             description=event.description, cancelled=event.cancelled, created_at=event.created_at,
-            updated_at=event.updated_at,
+            updated_at=event.updated_at, recurrence=event.recurrence,
         )
 
 
@@ -152,8 +156,9 @@ def local_dates(event: FeedEventLike, tz: ZoneInfo) -> tuple[date, date]:
 
 
 def _end() -> ColumnElement[datetime]:
-    # An event without an end ends when it starts (RFC 5545 reads a DTSTART alone that way).
-    return type_coerce(func.coalesce(Event.ends_at, Event.starts_at), UTCDateTime())
+    # An event without an end ends when it starts (RFC 5545 reads a DTSTART alone that way); a series ends with
+    # its last occurrence.
+    return type_coerce(func.coalesce(Event.series_ends_at, Event.ends_at, Event.starts_at), UTCDateTime())
 
 
 async def events_for(session: AsyncSession, scope: FeedScope, now: datetime, past_days: int = PAST_DAYS) -> list[Event]:
@@ -361,7 +366,13 @@ def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
 
 @lru_cache(maxsize=EVENTS_KEPT)
 def vevent_text(event: FeedEvent, timezone: str) -> bytes:
-    """The VEVENT of `event`, kept: the key is every published field, so a changed event is never stale."""
+    """The VEVENT of `event`, kept: the key is every published field, so a changed event is never stale.
+
+    An imported series is its source's components (kept when imported, see calendars.imports); cancelled, it is
+    one VEVENT with its UID, which calendar apps remove with every occurrence.
+    """
+    if event.recurrence is not None and not event.cancelled:
+        return event.recurrence.encode()
     return bytes(_vevent(event, ZoneInfo(timezone)).to_ical())
 
 
@@ -389,7 +400,12 @@ def render(
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(refresh))  # an X- property: its type is not known
     # From a year before the first event, so that its date finds the offset in force at its start.
     first_year = min(years, default=EMPTY_CALENDAR_YEAR + 1) - 1
-    cal.add_component(vtimezone(timezone, first_year, max(years, default=first_year + 1) + 1))
+    last_year = max(years, default=first_year + 1) + 1
+    cal.add_component(vtimezone(timezone, first_year, last_year))
+    # Imported series may name other zones (calendars.imports keeps only IANA ids): each gets its VTIMEZONE.
+    others = {tzid for e in ordered if e.recurrence and not e.cancelled for tzid in _TZID.findall(e.recurrence)}
+    for tzid in sorted(others - {timezone, "UTC"}):
+        cal.add_component(vtimezone(tzid, first_year, last_year))
     head = bytes(cal.to_ical())
     if not head.endswith(_END):
         raise RuntimeError("icalendar no longer ends a calendar with END:VCALENDAR")

@@ -232,7 +232,7 @@ async def network_feed(request: web.Request) -> web.Response:
 
 def add_routes(web_app: web.Application, app: App) -> None:
     """The feed routes (GET and HEAD) on the bot's HTTP server."""
-    web_app[FEEDS_KEY] = FeedService(app)
+    web_app[FEEDS_KEY] = FeedService(app, past_days=app.config.calendar.feed_past_days)
     # The fixed path first: the router tries resources in the order they were added.
     web_app.router.add_get("/ical/reseau.ics", network_feed)
     web_app.router.add_get("/ical/{token}.ics", token_feed)

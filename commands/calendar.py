@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,8 @@ from bot.i18n import _, language
 from bot.messages import Reply, RoomKind
 from bot.registry import Arg, Role, Usage, Where
 from bot.rich import Bullets, Heading, Para, Span, code, fill
+from calendars.imports import FeedError, Fetched, Merge, Reading, host_of, merge, withdraw
+from calendars.occurrences import Occurrence, occurrences
 from commands import command, registry
 from commands.documents import start_dialog
 from storage import departments
@@ -72,7 +75,7 @@ def times(answers: dict[str, Any], tz: ZoneInfo) -> tuple[datetime, datetime, bo
     return start.astimezone(UTC), end.astimezone(UTC), False
 
 
-def when(event: Event, tz: ZoneInfo) -> str:
+def when(event: Event | Occurrence, tz: ZoneInfo) -> str:
     start = event.starts_at.astimezone(tz)
     if event.all_day:
         return start.strftime("%d/%m/%Y") + " " + str(_("(journée)"))
@@ -149,6 +152,9 @@ async def event(ctx: Context, action: str | None, id: str | None) -> Reply | lis
     if id is None:
         raise UserError(_("Indiquez l'événement, ex. « evenement {a} E-4 ».").format(a=action))
     found = await find_event(ctx, id)
+    if found.source_url is not None:
+        raise UserError(_("{id} vient d'un agenda extérieur ({host}) : il se change là-bas, et l'agenda partagé "
+                          "suit.").format(id=event_id(found), host=host_of(found.source_url)))
     if not may_change(ctx, found):
         raise UserError(_("Seuls la personne qui a créé {id} et l'ONPE peuvent le changer.").format(id=id.upper()))
     verb = action.lower()
@@ -176,19 +182,30 @@ async def event(ctx: Context, action: str | None, id: str | None) -> Reply | lis
     aliases=["calendar"],
     family="calendar",
     help=_("Les événements à venir : ceux du réseau et de votre département."),
-    examples=["agenda"],
+    args=[Arg("action", _("sources, importer ou retirer (admins)"), required=False),
+          Arg("adresse", _("adresse d'un agenda iCalendar, ou numéro de source"), required=False),
+          Arg("departement", _("code du département"), required=False)],
+    usages=[Usage("", _("ce qui vient dans les prochaines semaines")),
+            Usage("sources", _("les agendas extérieurs suivis et leur dernière lecture (admins)")),
+            Usage("importer <adresse> [NN]", _("suit un agenda extérieur, pour un département ou tout le réseau "
+                                                "(admins)")),
+            Usage("retirer <n>", _("ne suit plus la source n : ses événements sont annulés (admins)"))],
+    examples=["agenda", "agenda sources", "agenda importer https://exemple.fr/agenda.ics 03"],
 )
-async def agenda(ctx: Context) -> Reply:
+async def agenda(ctx: Context, action: str | None, adresse: str | None, departement: str | None) -> Reply:
+    if action is not None:
+        return await sources_command(ctx, action, adresse, departement)
     tz = ZoneInfo(ctx.config.timezone)
-    coming = await ctx.repo.events.coming(ctx.now, ctx.now + timedelta(days=AGENDA_DAYS), ctx.person.department)
+    end = ctx.now + timedelta(days=AGENDA_DAYS)
+    coming = occurrences(await ctx.repo.events.coming(ctx.now, end, ctx.person.department), ctx.now, end, tz)
     if not coming:
         return Reply.text(str(_("Rien dans l'agenda pour les {n} prochains jours.")).format(n=AGENDA_DAYS),
                           fill(str(_("Pour en ajouter : {cmd}")), cmd=code(f"{ctx.prefix}evenement")))
     lines: list[list[str | Span]] = []
     for item in coming:
-        where = item.url or item.location or ""
-        dept = departments.get(item.department) if item.department else None
-        line: list[str | Span] = [f"{event_id(item)} — {when(item, tz)} — {item.title}"]
+        where = item.event.url or item.event.location or ""
+        dept = departments.get(item.event.department) if item.event.department else None
+        line: list[str | Span] = [f"{event_id(item.event)} — {when(item, tz)} — {item.title}"]
         if dept:
             line.append(f" ({dept.code} {dept.name})")
         if where:
@@ -196,6 +213,167 @@ async def agenda(ctx: Context) -> Reply:
         lines.append(line)
     return Reply.card([Heading.of(str(_("Agenda des {n} prochains jours")).format(n=AGENDA_DAYS)),
                        Bullets.of(lines)])
+
+
+# --- External calendars ------------------------------------------------------------------------------------------
+
+PROBLEMS = {
+    "status": _("le serveur répond par une erreur (HTTP {detail})"),
+    "timeout": _("le serveur n'a pas tout envoyé en {detail} secondes"),
+    "too_large": _("le fichier dépasse la taille permise ({detail} Mo)"),
+    "unreachable": _("le serveur est injoignable ({detail})"),
+    "not_calendar": _("ce n'est pas un agenda au format iCalendar (.ics)"),
+}
+
+
+def problem_text(error: FeedError, max_mb: float) -> str:
+    detail = f"{max_mb:g}" if error.kind == "too_large" else error.detail
+    return str(PROBLEMS[error.kind]).format(detail=detail)
+
+
+async def sources_command(ctx: Context, action: str, address: str | None, department: str | None) -> Reply:
+    if not ctx.has(Role.ADMIN):
+        raise UserError(_("Les agendas extérieurs sont gérés par les administrateurs du bot."))
+    verb = action.lower()
+    if verb in ("sources", "source"):
+        return await list_sources(ctx)
+    if verb in ("importer", "import"):
+        if address is None:
+            raise UserError(_("Indiquez l'adresse de l'agenda, "
+                              "ex. « agenda importer https://exemple.fr/agenda.ics 03 »."))
+        return await add_source(ctx, address, department)
+    if verb in ("retirer", "remove"):
+        return await remove_source(ctx, address)
+    raise UserError(_("Action inconnue : « {v} ». Choisissez sources, importer ou retirer.").format(v=action))
+
+
+async def list_sources(ctx: Context) -> Reply:
+    sources = await ctx.repo.calendar_sources.all()
+    if not sources:
+        how = code(f"{ctx.prefix}agenda importer <adresse> [NN]")
+        return Reply.text(str(_("Aucun agenda extérieur n'est suivi.")),
+                          fill(str(_("Pour en suivre un : {cmd}")), cmd=how))
+    tz = ZoneInfo(ctx.config.timezone)
+    lines: list[list[str | Span]] = []
+    for source in sources:
+        who = source.department or str(_("tout le réseau"))
+        line: list[str | Span] = [f"{source.id}. ", code(source.url), f" — {who} — "]
+        if source.error:
+            since = source.failing_since.astimezone(tz).strftime("%d/%m/%Y %H:%M") if source.failing_since else "?"
+            line.append(str(_("en échec depuis le {since} : {problem}")).format(since=since, problem=source.error))
+        elif source.succeeded_at is None:
+            line.append(str(_("pas encore lu")))
+        else:
+            read_at = source.succeeded_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+            line.append(str(_("{n} événement(s), lu le {at}")).format(n=source.events, at=read_at))
+            if source.skipped:
+                line.append(str(_(" ({n} illisible(s) ou en double)")).format(n=source.skipped))
+        if source.from_config:
+            line.append(str(_(" — déclaré dans la configuration")))
+        lines.append(line)
+    return Reply.card([Heading.of(str(_("Agendas extérieurs suivis"))), Bullets.of(lines)])
+
+
+async def add_source(ctx: Context, address: str, department: str | None) -> Reply:
+    if not address.lower().startswith(("http://", "https://", "webcal://")):
+        raise UserError(_("« {v} » n'est pas une adresse d'agenda : elle commence par https:// ou webcal://.").format(
+            v=address))
+    code_ = None
+    if department is not None:
+        code_ = departments.normalize_code(department)
+        if code_ is None:
+            raise UserError(_("« {v} » n'est pas un code de département (ex. 03, 2A, 974).").format(v=department))
+    if await ctx.repo.calendar_sources.by_url(address) is not None:
+        raise UserError(_("Cet agenda est déjà suivi (« agenda sources »)."))
+    source = await ctx.repo.calendar_sources.add(address, code_, DEFAULT_REFRESH_MINUTES, added_by_id=ctx.person.id)
+    await ctx.repo.audit.append(f"source:{source.id}", "calendar_source.add", actor_id=ctx.person.id)
+    who = code_ or str(_("tout le réseau"))
+    return Reply.success(str(_("Agenda extérieur {n} suivi, pour {who} : première lecture dans la minute, "
+                               "vous recevrez le résultat.")).format(n=source.id, who=who))
+
+
+async def remove_source(ctx: Context, number: str | None) -> Reply:
+    source = await ctx.repo.calendar_sources.get(int(number)) if number and number.isdigit() else None
+    if source is None:
+        raise UserError(_("Indiquez le numéro d'une source de « agenda sources », ex. « agenda retirer 2 »."))
+    if source.from_config:
+        raise UserError(_("La source {n} est déclarée dans la configuration (calendar.external_feeds) : "
+                          "retirez-la de là.").format(n=source.id))
+    cancelled = await withdraw(ctx.repo, source.url, ctx.now)
+    await ctx.repo.calendar_sources.remove(source)
+    await ctx.repo.audit.append(f"source:{source.id}", "calendar_source.remove", actor_id=ctx.person.id)
+    return Reply.success(str(_("Source {n} retirée ; {k} événement(s) annulé(s) dans les agendas abonnés.")).format(
+        n=source.id, k=cancelled))
+
+
+DEFAULT_REFRESH_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a reading of a source went: a problem, or what the server sent (None: unchanged) and its reading."""
+
+    problem: FeedError | None = None
+    fetched: Fetched | None = None
+    reading: Reading | None = None
+
+
+async def record_reading(
+    repo: Repos, source_id: int, outcome: Outcome, now: datetime, *, admins: list[tuple[str, str]], lang: str,
+    past: timedelta, max_mb: float,
+) -> Merge | None:
+    """Keep what a reading gave, and tell admins when a source starts failing, and when it works again.
+
+    A source that fails keeps its events as they were. Admins hear once per failure, not at every attempt;
+    the person who added a source hears how its first reading went.
+    """
+    source = await repo.calendar_sources.get(source_id)
+    if source is None:  # removed while it was being read
+        return None
+    source.checked_at = now
+    adder = await repo.people.get(source.added_by_id) if source.added_by_id else None
+    recipients = list(admins)
+    if adder is not None and (adder.platform, adder.platform_user_id) not in recipients:
+        recipients.append((adder.platform, adder.platform_user_id))
+    if outcome.problem is not None:
+        source.error = problem_text(outcome.problem, max_mb)
+        if source.failing_since is None:
+            source.failing_since = now
+            with language(lang):
+                reply = Reply.text(
+                    str(_("L'agenda extérieur {n} ({url}) n'a pas pu être lu : {problem}.")).format(
+                        n=source.id, url=source.url, problem=source.error),
+                    str(_("Ses événements déjà importés restent dans l'agenda ; nouvel essai toutes les {m} min. "
+                          "« agenda sources » montre son état.")).format(m=source.refresh_minutes))
+            await _tell(repo, recipients, reply, f"calendar-source:{source.id}:down:{now.isoformat()}")
+        return None
+    merged = None
+    assert outcome.fetched is not None
+    if outcome.reading is not None:
+        merged = await merge(repo, source, outcome.reading, now, past)
+        source.etag, source.last_modified = outcome.fetched.etag, outcome.fetched.last_modified
+        source.events = len(outcome.reading.events) - len(merged.taken)
+        source.skipped = outcome.reading.skipped + len(merged.taken)
+    if source.failing_since is not None:
+        with language(lang):
+            reply = Reply.success(str(_("L'agenda extérieur {n} ({url}) se lit de nouveau.")).format(
+                n=source.id, url=source.url))
+        await _tell(repo, recipients, reply, f"calendar-source:{source.id}:up:{now.isoformat()}")
+    elif source.succeeded_at is None and adder is not None:
+        with language(adder.language or lang):
+            reply = Reply.success(str(_("Agenda extérieur {n} lu : {k} événement(s) importé(s).")).format(
+                n=source.id, k=source.events))
+        await notify.send_to(repo, adder.platform, notify.dm(adder.platform_user_id), reply,
+                             f"calendar-source:{source.id}:first")
+    source.failing_since = None
+    source.error = None
+    source.succeeded_at = now
+    return merged
+
+
+async def _tell(repo: Repos, recipients: list[tuple[str, str]], reply: Reply, key: str) -> None:
+    for platform, user in recipients:
+        await notify.send_to(repo, platform, notify.dm(user), reply, f"{key}:{platform}:{user}")
 
 
 FEED_SCOPES = {"reseau": "network", "network": "network", "departement": "department", "department": "department"}
@@ -298,7 +476,8 @@ async def send_digest(
         return False
     year, week, _day = local.isocalendar()
     decided = await repo.items.decided_since(("archived", "published"), now - timedelta(days=7))
-    coming = await repo.events.coming(now, now + timedelta(days=DIGEST_EVENTS_DAYS), None)
+    end = now + timedelta(days=DIGEST_EVENTS_DAYS)
+    coming = occurrences(await repo.events.coming(now, end, None), now, end, tz)
     with language(lang):
         blocks: list[Any] = [Heading.of(str(_("La semaine du réseau")))]
         if decided:
@@ -306,7 +485,7 @@ async def send_digest(
             blocks.append(Bullets.of([f"{i.readable_id} — {i.title}" for i in decided]))
         if coming:
             blocks.append(Para.of(str(_("À venir :"))))
-            blocks.append(Bullets.of([f"{event_id(e)} — {when(e, tz)} — {e.title}" for e in coming]))
+            blocks.append(Bullets.of([f"{event_id(o.event)} — {when(o, tz)} — {o.title}" for o in coming]))
         if not decided and not coming:
             blocks.append(Para.of(str(_("Rien de nouveau cette semaine."))))
         reply = Reply.card(blocks)

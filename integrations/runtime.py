@@ -51,6 +51,9 @@ class Runtime:
         self.scheduler.add_job(jobs.expire_dialogs, "interval", minutes=10, args=[self.app], id="dialogs")
         self.scheduler.add_job(jobs.weekly_digest, "interval", hours=1, args=[self.app], id="digest",
                                next_run_time=datetime.now(UTC))
+        # Each source has its own interval (`refresh_minutes`); the job reads those whose time has come.
+        self.scheduler.add_job(jobs.refresh_calendars, "interval", minutes=1, args=[self.app], id="calendar-imports",
+                               next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
         self.scheduler.add_job(jobs.remind_events, "interval", minutes=1, args=[self.app], id="event-reminders",
                                next_run_time=datetime.now(UTC))
         # Hourly, and once now: the reminder goes out at the configured hour, or at start if that was missed.

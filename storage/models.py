@@ -231,7 +231,11 @@ class Event(Base):
     scope: Mapped[str]  # "network" | "department"
     department: Mapped[str | None]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))
-    source_url: Mapped[str | None]  # the external feed it was imported from
+    source_url: Mapped[str | None] = mapped_column(index=True)  # the external feed it was imported from
+    # An imported event that repeats: its VEVENT and the changed occurrences, as the bot publishes them (RFC
+    # 5545 text), and the end of its last occurrence (far in the future when it repeats forever).
+    recurrence: Mapped[str | None] = mapped_column(sa.Text)
+    series_ends_at: Mapped[datetime | None]
     cancelled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -239,6 +243,28 @@ class Event(Base):
     @property
     def readable_id(self) -> ReadableId:
         return ReadableId("E", self.number)
+
+
+class CalendarSource(Base):
+    """An external iCalendar feed whose events join the shared calendar, and how its last readings went."""
+
+    __tablename__ = "calendar_source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(unique=True)
+    department: Mapped[str | None]  # None: the events are the network's
+    refresh_minutes: Mapped[int] = mapped_column(default=60)
+    from_config: Mapped[bool] = mapped_column(default=False)  # listed in `calendar.external_feeds`
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
+    etag: Mapped[str | None]
+    last_modified: Mapped[str | None]  # as the server wrote it, sent back in If-Modified-Since
+    checked_at: Mapped[datetime | None]
+    succeeded_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    events: Mapped[int] = mapped_column(default=0)  # how many events the last reading gave
+    skipped: Mapped[int] = mapped_column(default=0)  # how many it could not take (no date, UID taken...)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FeedToken(Base):

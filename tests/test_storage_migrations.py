@@ -64,7 +64,7 @@ async def _allier_contacts(url: str) -> int:
 
 
 def test_head_is_the_last_migration_script() -> None:
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"
 
 
 async def test_migrations_reach_head_on_a_fresh_database(fresh_database_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.audit import AuditRepository
+from storage.repositories.calendar_sources import CalendarSourceRepository
 from storage.repositories.counters import CounterRepository
 from storage.repositories.dialogs import DialogRepository
 from storage.repositories.directory import DirectoryRepository
@@ -37,6 +38,7 @@ class Repos:
         self.faq = FaqRepository(session)
         self.events = EventRepository(session, self.counters)
         self.feeds = FeedRepository(session)
+        self.calendar_sources = CalendarSourceRepository(session)
         self.dialogs = DialogRepository(session)
         self.outbox = OutboxRepository(session)
         self.processed = ProcessedEventRepository(session)

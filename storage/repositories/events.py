@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ids import ReadableId
-from storage.models import Event
+from storage.models import Event, UTCDateTime
 from storage.repositories.base import Repository
 from storage.repositories.counters import CounterRepository
 
@@ -76,22 +76,23 @@ class EventRepository(Repository):
 
     async def coming(self, start: datetime, end: datetime, department: str | None) -> list[Event]:
         """Events not cancelled that end after `start` and begin before `end`, for the network and for
-        `department`, soonest first."""
-        from sqlalchemy import or_
-
+        `department`, soonest first; a series is there when one of its occurrences may be
+        (`calendars.occurrences` finds which)."""
         shown = Event.scope == "network"
         if department:
             shown = or_(shown, Event.department == department)
+        ends = type_coerce(func.coalesce(Event.series_ends_at, Event.ends_at, Event.starts_at), UTCDateTime())
         statement = (
             select(Event)
-            .where(Event.cancelled.is_(False), Event.starts_at < end, Event.ends_at > start, shown)
+            .where(Event.cancelled.is_(False), Event.starts_at < end, ends > start, shown)
             .order_by(Event.starts_at, Event.id)
         )
         return list(await self.session.scalars(statement))
 
     async def starting_between(self, start: datetime, end: datetime) -> list[Event]:
-        """Events not cancelled that begin after `start` and no later than `end` (for reminders)."""
+        """Events not cancelled that begin after `start` and no later than `end` (for reminders); a series of
+        an external calendar is left to its own calendar's reminders."""
         statement = select(Event).where(
-            Event.cancelled.is_(False), Event.starts_at > start, Event.starts_at <= end
+            Event.cancelled.is_(False), Event.recurrence.is_(None), Event.starts_at > start, Event.starts_at <= end
         ).order_by(Event.starts_at, Event.id)
         return list(await self.session.scalars(statement))
