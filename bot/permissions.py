@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 
 from bot.config import Config
@@ -29,8 +30,15 @@ class Denial(enum.Enum):
     ROOM = "room"
 
 
+SLACK_USER = re.compile(r"^slack:[UW][A-Z0-9]{2,}$")
+
+
 def sender_allowed(message: Message, config: Config) -> bool:
-    """Matrix users must come from an allowed server (by default, the bot's own); other platforms are closed."""
+    """Matrix users must come from an allowed server (by default, the bot's own); Slack users are `slack:U…` of
+    the bot's workspace (the integration drops what comes from others) and only while Slack is enabled; the
+    console is one person at a keyboard."""
+    if message.platform == "slack":
+        return config.slack.enabled and SLACK_USER.match(message.sender) is not None
     if message.platform != "matrix":
         return True
     server = message.sender.partition(":")[2]

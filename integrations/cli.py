@@ -22,7 +22,7 @@ from storage.repositories import Repos
 log = logging.getLogger("odpe-bot")
 
 # Integrations of this version; enabling one that is not here is a configuration error.
-AVAILABLE_PLATFORMS: tuple[str, ...] = ("matrix",)
+AVAILABLE_PLATFORMS: tuple[str, ...] = ("matrix", "slack")
 
 
 def parser() -> argparse.ArgumentParser:

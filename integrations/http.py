@@ -1,9 +1,11 @@
-"""The bot's HTTP server (aiohttp): health and metrics; other parts (feeds, Slack) add their routes."""
+"""The bot's HTTP server (aiohttp): health, metrics and Slack's events; other parts (feeds) add their routes."""
 
 from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +16,26 @@ from calendars.http import add_routes as calendar_routes
 log = logging.getLogger(__name__)
 
 APP_KEY: web.AppKey[App] = web.AppKey("odpe_app", App)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The Slack integration in HTTP mode answers POST /slack/events once it is connected.
+_slack_receivers: weakref.WeakKeyDictionary[App, Handler] = weakref.WeakKeyDictionary()
+
+
+def serve_slack(app: App, handler: Handler | None) -> None:
+    """Hand Slack's requests to `handler` (None: stop, POST /slack/events answers 503 again)."""
+    if handler is None:
+        _slack_receivers.pop(app, None)
+    else:
+        _slack_receivers[app] = handler
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    handler = _slack_receivers.get(request.app[APP_KEY])
+    if handler is None:
+        # Not connected yet (or Slack in socket mode): Slack retries what it could not deliver.
+        return web.json_response({"error": "slack is not serving over HTTP"}, status=503)
+    return await handler(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -41,6 +63,7 @@ def make_web_app(app: App) -> web.Application:
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    web_app.router.add_post("/slack/events", slack_events)
     return web_app
 
 

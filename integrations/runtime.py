@@ -33,6 +33,10 @@ def enabled_platforms(app: App) -> list[Platform]:
         from integrations.matrix import MatrixIntegration
 
         platforms.append(MatrixIntegration(app))
+    if app.config.slack.enabled:
+        from integrations.slack import SlackIntegration
+
+        platforms.append(SlackIntegration(app))
     return platforms
 
 

@@ -1,0 +1,125 @@
+"""Replies as Slack messages: mrkdwn with the user's text escaped, Block Kit sections, review buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.i18n import _
+from bot.messages import Reply, Tone
+from bot.rich import Block, Bullets, Heading, Para, Span
+
+SECTION_LIMIT = 3000  # characters of a section's text
+HEADER_LIMIT = 150
+MAX_BLOCKS = 50
+SLACK_USER_PREFIX = "slack:"
+
+
+def escape(text: str) -> str:
+    """What Slack reads as markup in mrkdwn (&, <, >) written as entities: user text stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_user(user: str) -> str | None:
+    """The Slack id of a person's id (`slack:U123` → `U123`); None for a person of another platform."""
+    return user.removeprefix(SLACK_USER_PREFIX) if user.startswith(SLACK_USER_PREFIX) else None
+
+
+def span(item: Span) -> str:
+    if item.style == "mention" and item.user and slack_user(item.user):
+        return f"<@{slack_user(item.user)}>"
+    text = escape(item.text)
+    if item.style == "code":
+        text = f"`{text.replace('`', 'ʼ')}`"
+    elif item.style == "bold" and text.strip():
+        text = f"*{text}*"
+    elif item.style == "italic" and text.strip():
+        text = f"_{text}_"
+    if item.href:
+        text = f"<{escape(item.href)}|{text}>"
+    return text
+
+
+def spans(items: Sequence[Span]) -> str:
+    return "".join(span(s) for s in items)
+
+
+def mrkdwn(block: Block) -> str:
+    if isinstance(block, Para):
+        return spans(block.spans)
+    if isinstance(block, Heading):
+        return f"*{spans(block.spans)}*"
+    if isinstance(block, Bullets):
+        return "\n".join("• " + spans(item) for item in block.items)
+    return "\n".join(f"*{escape(label)}* : {spans(value)}" for label, value in block.rows)
+
+
+def section(text: str) -> dict[str, Any]:
+    if len(text) > SECTION_LIMIT:
+        text = text[: SECTION_LIMIT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def blocks(reply: Reply) -> list[dict[str, Any]]:
+    """The reply's blocks: a heading becomes a header, the rest mrkdwn sections."""
+    rendered: list[dict[str, Any]] = []
+    for index, block in enumerate(reply.body.blocks):
+        if isinstance(block, Heading) and index == 0:
+            rendered.append(header(block.plain()))
+        else:
+            rendered.append(section(mrkdwn(block)))
+    if reply.tone is Tone.ERROR and rendered and rendered[0]["type"] == "section":
+        rendered[0]["text"]["text"] = ":warning: " + rendered[0]["text"]["text"]
+    return rendered[:MAX_BLOCKS]
+
+
+def header(text: str) -> dict[str, Any]:
+    if len(text) > HEADER_LIMIT:
+        text = text[: HEADER_LIMIT - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def fallback(reply: Reply) -> str:
+    """The text of the notification (and of clients that show no blocks)."""
+    return escape(reply.plain())[:SECTION_LIMIT]
+
+
+# The review actions a button can take, the reaction key the core's handler understands for each, and style.
+REVIEW_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
+    ("claim", "✋", None),
+    ("approve", "✅", "primary"),
+    ("request_info", "❓", None),
+    ("reject", "❌", "danger"),
+)
+
+
+def button_label(action: str) -> str:
+    labels = {
+        "claim": _("✋ Prendre en charge"),
+        "approve": _("✅ Approuver"),
+        "request_info": _("❓ Demander un complément"),
+        "reject": _("❌ Refuser"),
+    }
+    return str(labels[action])
+
+
+def review_blocks(reply: Reply, subject: str, state: str, actions: Sequence[str]) -> list[dict[str, Any]]:
+    """A review card: the card, its state in words, and a button for each action its state allows."""
+    rendered = blocks(reply)[: MAX_BLOCKS - 2]
+    rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(state)}]})
+    buttons = []
+    for action, _key, style in REVIEW_BUTTONS:
+        if action not in actions:
+            continue
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"review:{action}",
+            "value": subject,
+            "text": {"type": "plain_text", "text": button_label(action)},
+        }
+        if style:
+            button["style"] = style
+        buttons.append(button)
+    if buttons:
+        rendered.append({"type": "actions", "block_id": f"review:{subject}", "elements": buttons})
+    return rendered

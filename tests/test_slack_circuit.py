@@ -1,0 +1,187 @@
+"""The document circuit on Slack: the form as a modal, the review card with its buttons, the announcement."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.db import Database
+from tests.circuit import pdf
+from tests.slack_fake import Call, Workspace, workspace
+
+
+@pytest.fixture
+async def ws(migrated_db: Database, tmp_path: Path) -> AsyncIterator[Workspace]:
+    async with workspace(migrated_db, tmp_path / "files") as connected:
+        yield connected
+
+
+def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b for b in view["blocks"] if "block_id" in b}
+
+
+def option(block: dict[str, Any], label_start: str) -> dict[str, Any]:
+    return next(o for o in block["element"]["options"] if o["text"]["text"].startswith(label_start))
+
+
+def document_state(view: dict[str, Any], department: str, files: list[dict[str, Any]],
+                   title: str = "Rapport annuel 2025") -> dict[str, Any]:
+    """What a person fills in the document modal, as Slack sends it back."""
+    blocks = blocks_by_id(view)
+    return {
+        "type": {"value": {"type": "static_select", "selected_option": option(blocks["type"], "Rapports ODPE")}},
+        "title": {"value": {"type": "plain_text_input", "value": title}},
+        "date": {"value": {"type": "datepicker", "selected_date": "2025-11-03"}},
+        "author": {"value": {"type": "plain_text_input", "value": "Service ODPE"}},
+        "keywords": {"value": {"type": "plain_text_input", "value": "maltraitance, indicateurs"}},
+        "sources": {"value": {"type": "plain_text_input", "value": "Données du département"}},
+        "nature": {"value": {"type": "static_select", "selected_option": option(blocks["nature"], "Mixte")}},
+        "department": {"value": {"type": "plain_text_input", "value": department}},
+        "file": {"value": {"type": "file_input", "files": files}},
+        "summary": {"value": {"type": "plain_text_input", "value": None}},
+    }
+
+
+async def submit(ws: Workspace, view: dict[str, Any], state: dict[str, Any], user: str = "UMARIE",
+                 ) -> dict[str, Any]:
+    status, answer = await ws.interact({
+        "type": "view_submission", "user": {"id": user, "team_id": "T0DPE"},
+        "view": {"id": "V" + view["callback_id"], "type": "modal", "callback_id": view["callback_id"],
+                 "private_metadata": view["private_metadata"], "state": {"values": state}, "hash": "h"},
+    })
+    assert status == 200
+    return answer
+
+
+async def click(ws: Workspace, card: Call, action: str, user: str = "UONPE") -> None:
+    status, _answer = await ws.interact({
+        "type": "block_actions", "user": {"id": user, "team_id": "T0DPE"},
+        "channel": {"id": card["channel"]}, "message": {"ts": card.result["ts"]},
+        "actions": [{"action_id": f"review:{action}", "value": "D-1", "type": "button", "action_ts": "1"}],
+    })
+    assert status == 200
+
+
+def buttons(call: Call) -> list[str]:
+    return [e["action_id"] for b in call["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+async def submit_document_by_modal(ws: Workspace) -> Call:
+    """A referent sends a document through the modal; returns the review card posted in the review channel."""
+    await ws.slash("soumettre")
+    [opened] = await ws.fake.wait_for(lambda: ws.fake.called("views.open"))
+    form = opened["view"]
+    file = ws.fake.share_file("rapport.pdf", pdf().data)
+    answer = await submit(ws, form, document_state(form, "03", [file]))
+    assert answer["response_action"] == "update", answer
+    await submit(ws, answer["view"], {})
+    [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    return card
+
+
+async def test_document_modal_renders_the_form_and_reports_errors_next_to_each_field(ws: Workspace) -> None:
+    await ws.slash("soumettre")
+    [opened] = await ws.fake.wait_for(lambda: ws.fake.called("views.open"))
+    view = opened["view"]
+    blocks = blocks_by_id(view)
+    assert [o["text"]["text"] for o in blocks["type"]["element"]["options"]][3] == "Rapports ODPE"
+    assert blocks["date"]["element"]["type"] == "datepicker"
+    assert blocks["title"]["element"]["max_length"] == 200
+    assert blocks["file"]["element"]["type"] == "file_input" and blocks["summary"]["optional"] is True
+
+    answer = await submit(ws, view, document_state(view, "Atlantide", []))
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"department", "file"}
+    assert "Département inconnu : « Atlantide »" in answer["errors"]["department"]
+    await asyncio.sleep(0.3)
+    assert ws.fake.posted("CREVIEW") == [] and ws.fake.posted("DUMARIE") == []
+
+    file = ws.fake.share_file("rapport.pdf", pdf().data)
+    answer = await submit(ws, view, document_state(view, "allier", [file]))
+    assert answer["response_action"] == "update"
+    summary = Call("view", {"view": answer["view"]}).text
+    assert "Récapitulatif" in summary and "Rapports ODPE" in summary and "03 — Allier" in summary
+    assert "03/11/2025" in summary and "rapport.pdf" in summary
+
+
+async def test_full_document_circuit_through_modal_and_buttons_announces_once(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    [thanks] = await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
+    assert "enregistré sous D-1" in thanks.text
+    assert "Nouveau document D-1 à relire" in card.text and "Rapport annuel 2025" in card.text
+    assert buttons(card) == ["review:claim", "review:approve", "review:request_info", "review:reject"]
+    # The file goes up with the current upload API, in the card's thread.
+    [upload] = await ws.fake.wait_for(lambda: ws.fake.called("files.completeUploadExternal", channel_id="CREVIEW"))
+    assert upload["thread_ts"] == card.result["ts"]
+    assert pdf().data[:8] in next(iter(ws.fake.uploads.values()))
+
+    await click(ws, card, "claim")
+    claimed = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("CREVIEW") if "pris en charge" in c.text])
+    assert claimed[0]["thread_ts"] == card.result["ts"]
+    [update] = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"]))
+    assert "en cours de relecture" in update.text and "review:claim" not in buttons(update)
+    await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "en cours de relecture" in c.text])
+
+    await click(ws, card, "approve")
+    [announce] = await ws.fake.wait_for(lambda: ws.fake.posted("CANNOUNCE"))
+    assert "Nouveau document archivé : D-1 — Rapport annuel 2025" in announce.text
+    await ws.fake.wait_for(lambda: ws.fake.called("files.completeUploadExternal", channel_id="CANNOUNCE"))
+    await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "Bonne nouvelle" in c.text])
+    updates = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"])[1:])
+    assert "archivé" in updates[-1].text and buttons(updates[-1]) == []
+
+    # A second click (a reviewer who had not seen the update) is refused, to that reviewer only.
+    await click(ws, card, "approve", user="UBOB")
+    [refused] = await ws.fake.wait_for(lambda: ws.fake.called("chat.postEphemeral", user="UBOB"))
+    assert "D-1 a déjà été archivé" in refused.text
+    await ws.app.outbox.send_due()
+    await asyncio.sleep(0.3)
+    assert len(ws.fake.posted("CANNOUNCE")) == 1
+
+
+async def test_reject_button_asks_the_reason_in_a_modal_and_tells_the_submitter(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    await click(ws, card, "reject")
+    opened = await ws.fake.wait_for(lambda: ws.fake.called("views.open")[1:])
+    reason_view = opened[0]["view"]
+    assert "Motif du refus de D-1" in Call("view", {"view": reason_view}).text
+
+    empty = {"reason": {"value": {"type": "plain_text_input", "value": None}}}
+    answer = await submit(ws, reason_view, empty, user="UONPE")
+    assert answer == {"response_action": "errors", "errors": {"reason": "Ce champ est obligatoire."}}
+
+    given = {"reason": {"value": {"type": "plain_text_input", "value": "Hors du champ de la protection de l'enfance"}}}
+    assert await submit(ws, reason_view, given, user="UONPE") == {}
+    told = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "pas été retenue" in c.text])
+    assert "Motif : Hors du champ de la protection de l'enfance" in told[0].text
+    in_thread = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("CREVIEW") if "refusé par" in c.text])
+    assert in_thread[0]["thread_ts"] == card.result["ts"]
+    update = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"]))
+    assert "refusé" in update[-1].text and buttons(update[-1]) == []
+    assert ws.fake.posted("CANNOUNCE") == []
+
+
+async def test_text_dialog_in_the_dm_ends_in_the_same_review_card(ws: Workspace) -> None:
+    for answer in ("soumettre", "4", "Rapport annuel 2025", "03/11/2025", "Service ODPE", "maltraitance",
+                   "Données du département", "mixte", "03"):
+        await ws.dm(answer)
+    file = ws.fake.share_file("rapport.pdf", pdf().data)
+    await ws.dm("", files=[file])
+    await ws.dm("-")
+    await ws.dm("oui")
+    [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    assert "Nouveau document D-1 à relire" in card.text and buttons(card)[0] == "review:claim"
+
+
+async def test_a_modal_cannot_start_over_a_dialog_in_progress(ws: Workspace) -> None:
+    await ws.dm("soumettre")
+    await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
+    await ws.slash("soumettre")
+    [refusal] = await ws.fake.wait_for(lambda: ws.fake.responses)
+    assert "Une saisie est déjà en cours" in json.dumps(refusal, ensure_ascii=False)
+    assert ws.fake.called("views.open") == []
