@@ -26,6 +26,7 @@ from bot.config import Config
 from integrations.http import HttpServer
 from integrations.slack import SlackIntegration
 from storage.db import Database
+from tests.circuit import pdf
 
 TEAM = "T0DPE"
 BOT_USER = "UBOT"
@@ -347,3 +348,69 @@ async def workspace(db: Database, files: Path, mode: str = "http") -> AsyncItera
         await slack.stop()
         await server.stop()
         await fake.stop()
+
+
+# -- what people do in Slack's interface --------------------------------------------------------------------------
+
+
+def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b for b in view["blocks"] if "block_id" in b}
+
+
+def option(block: dict[str, Any], label_start: str) -> dict[str, Any]:
+    return next(o for o in block["element"]["options"] if o["text"]["text"].startswith(label_start))
+
+
+def document_state(view: dict[str, Any], department: str, files: list[dict[str, Any]],
+                   title: str = "Rapport annuel 2025") -> dict[str, Any]:
+    """What a person fills in the document modal, as Slack sends it back."""
+    blocks = blocks_by_id(view)
+    return {
+        "type": {"value": {"type": "static_select", "selected_option": option(blocks["type"], "Rapports ODPE")}},
+        "title": {"value": {"type": "plain_text_input", "value": title}},
+        "date": {"value": {"type": "datepicker", "selected_date": "2025-11-03"}},
+        "author": {"value": {"type": "plain_text_input", "value": "Service ODPE"}},
+        "keywords": {"value": {"type": "plain_text_input", "value": "maltraitance, indicateurs"}},
+        "sources": {"value": {"type": "plain_text_input", "value": "Données du département"}},
+        "nature": {"value": {"type": "static_select", "selected_option": option(blocks["nature"], "Mixte")}},
+        "department": {"value": {"type": "plain_text_input", "value": department}},
+        "file": {"value": {"type": "file_input", "files": files}},
+        "summary": {"value": {"type": "plain_text_input", "value": None}},
+    }
+
+
+async def submit(ws: Workspace, view: dict[str, Any], state: dict[str, Any], user: str = "UMARIE",
+                 ) -> dict[str, Any]:
+    status, answer = await ws.interact({
+        "type": "view_submission", "user": {"id": user, "team_id": "T0DPE"},
+        "view": {"id": "V" + view["callback_id"], "type": "modal", "callback_id": view["callback_id"],
+                 "private_metadata": view["private_metadata"], "state": {"values": state}, "hash": "h"},
+    })
+    assert status == 200
+    return answer
+
+
+async def click(ws: Workspace, card: Call, action: str, user: str = "UONPE") -> None:
+    status, _answer = await ws.interact({
+        "type": "block_actions", "user": {"id": user, "team_id": "T0DPE"},
+        "channel": {"id": card["channel"]}, "message": {"ts": card.result["ts"]},
+        "actions": [{"action_id": f"review:{action}", "value": "D-1", "type": "button", "action_ts": "1"}],
+    })
+    assert status == 200
+
+
+def buttons(call: Call) -> list[str]:
+    return [e["action_id"] for b in call["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+async def submit_document_by_modal(ws: Workspace) -> Call:
+    """A referent sends a document through the modal; returns the review card posted in the review channel."""
+    await ws.slash("soumettre")
+    [opened] = await ws.fake.wait_for(lambda: ws.fake.called("views.open"))
+    form = opened["view"]
+    file = ws.fake.share_file("rapport.pdf", pdf().data)
+    answer = await submit(ws, form, document_state(form, "03", [file]))
+    assert answer["response_action"] == "update", answer
+    await submit(ws, answer["view"], {})
+    [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    return card

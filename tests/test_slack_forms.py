@@ -1,0 +1,98 @@
+"""The practice and event forms as Slack modals (consent, « Autre : … », times), and the App Home."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.db import Database
+from tests.slack_fake import Call, Workspace, blocks_by_id, option, submit, submit_document_by_modal, workspace
+
+
+@pytest.fixture
+async def ws(migrated_db: Database, tmp_path: Path) -> AsyncIterator[Workspace]:
+    async with workspace(migrated_db, tmp_path / "files") as connected:
+        yield connected
+
+
+def text(value: str | None) -> dict[str, Any]:
+    return {"value": {"type": "plain_text_input", "value": value}}
+
+
+def select(block: dict[str, Any], label: str) -> dict[str, Any]:
+    return {"value": {"type": "static_select", "selected_option": option(block, label)}}
+
+
+async def opened_view(ws: Workspace, command: str) -> dict[str, Any]:
+    before = len(ws.fake.called("views.open"))
+    await ws.slash(command)
+    calls = await ws.fake.wait_for(lambda: ws.fake.called("views.open")[before:])
+    view: dict[str, Any] = calls[0]["view"]
+    return view
+
+
+async def test_practice_modal_needs_the_conditions_accepted_and_keeps_the_precision_of_other(ws: Workspace) -> None:
+    view = await opened_view(ws, "pratique")
+    blocks = blocks_by_id(view)
+    assert blocks["conditions"]["element"]["type"] == "checkboxes"
+    assert blocks["description"]["element"]["max_length"] == 1000 and blocks["entity"]["element"]["max_length"] == 100
+    assert "intervention__other" in blocks
+    state = {
+        "conditions": {"value": {"type": "checkboxes", "selected_options": []}},
+        "date": {"value": {"type": "datepicker", "selected_date": "2024-09-01"}},
+        "entity": text("Association Les Liens"), "title": text("Médiation animale en foyer"),
+        "description": text("Des animaux accompagnent les jeunes accueillis."),
+        "scale": select(blocks["scale"], "Départementale"),
+        "intervention": select(blocks["intervention"], "Autre"), "intervention__other": text(None),
+        "theme": select(blocks["theme"], "Éducation"), "public": select(blocks["public"], "Adolescents"),
+        "relay": select(blocks["relay"], "Association"), "department": text("03"),
+    }
+    refused = await submit(ws, view, state)
+    assert refused["response_action"] == "errors"
+    assert set(refused["errors"]) == {"conditions", "intervention"}
+    assert "Précisez votre réponse après « Autre »" in refused["errors"]["intervention"]
+
+    state["conditions"] = {"value": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}}
+    state["intervention__other"] = text("médiation animale")
+    answer = await submit(ws, view, state)
+    assert answer["response_action"] == "update"
+    assert "Autre (médiation animale)" in Call("view", {"view": answer["view"]}).text
+    await submit(ws, answer["view"], {})
+    [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    assert "Nouvelle pratique inspirante P-1 à examiner" in card.text
+
+
+async def test_event_modal_then_app_home_shows_items_and_coming_events(ws: Workspace) -> None:
+    await ws.slash("profil departement 03")
+    await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
+    view = await opened_view(ws, "evenement")
+    blocks = blocks_by_id(view)
+    day = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    state = {
+        "title": text("Réunion des référents"), "date": {"value": {"type": "datepicker", "selected_date": day}},
+        "start": text("25h"), "end": text("2h"), "place": text("Moulins"), "description": text(None),
+        "scope": select(blocks["scope"], "Mon département"),
+    }
+    refused = await submit(ws, view, state)
+    assert refused["errors"] == {"start": "« 25h » n'est pas une heure (de 00:00 à 23:59)."}
+    state["start"] = text("14h30")
+    answer = await submit(ws, view, state)
+    await submit(ws, answer["view"], {})
+    await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "E-1 ajouté" in c.text])
+
+    await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
+    [home] = await ws.fake.wait_for(lambda: ws.fake.called("views.publish", user_id="UMARIE"))
+    assert home["view"]["type"] == "home"
+    assert "Vous n'avez encore rien soumis" in home.text
+    assert "E-1" in home.text and "14:30–16:30 — Réunion des référents" in home.text
+
+
+async def test_app_home_lists_the_persons_submissions_with_their_state(ws: Workspace) -> None:
+    await submit_document_by_modal(ws)
+    await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
+    [home] = await ws.fake.wait_for(lambda: ws.fake.called("views.publish", user_id="UMARIE"))
+    assert "D-1" in home.text and "Rapport annuel 2025 : soumis, en attente de relecture" in home.text
