@@ -606,8 +606,8 @@ class SlackIntegration:
         else:
             prompt = None
             blocks = render.blocks(reply)
-        response = await self._call("chat_postMessage", channel=channel, text=render.fallback(reply), blocks=blocks,
-                                    thread_ts=thread, unfurl_links=False, unfurl_media=False)
+        response = await self._call("chat_postMessage", channel=channel, text=render.fallback(reply),
+                                    blocks=blocks or None, thread_ts=thread, unfurl_links=False, unfurl_media=False)
         ts = str(response["ts"])
         async with self.app.db.session() as session:
             kv = Repos(session).kv
