@@ -176,20 +176,21 @@ class BotSetup:
             "allowed_servers": [self.synapse.server_name],
             **self.overrides.get("matrix", {}),
         }
-        return Config(
-            database={"url": self.database_url},
-            files={"dir": str(self.workdir / "files")},
-            matrix=matrix,
-            rate_limit={"per_minute": 0},
-            roles={"admins": [], "reviewers": []},
-        )
+        sections: dict[str, Any] = {
+            "database": {"url": self.database_url},
+            "files": {"dir": str(self.workdir / "files")},
+            "rate_limit": {"per_minute": 0},
+            "roles": {"admins": [], "reviewers": []},
+            **{name: value for name, value in self.overrides.items() if name != "matrix"},
+        }
+        return Config(matrix=matrix, **sections)
 
-    async def start(self, registry: Registry | None = None) -> Running:
-        """The bot as `odpe-bot run` runs it (Matrix, scheduler, outbox), without the HTTP server."""
+    async def start(self, registry: Registry | None = None, http: bool = False) -> Running:
+        """The bot as `odpe-bot run` runs it (Matrix, scheduler, outbox), with the HTTP server if `http`."""
         app = App(self.config(), registry=registry)
         await app.migrate()
         bot = MatrixIntegration(app)
-        runtime = Runtime(app, [bot], http=False)
+        runtime = Runtime(app, [bot], http=http)
         await runtime.start()
         try:
             await asyncio.wait_for(bot.ready.wait(), 60)

@@ -175,3 +175,35 @@ async def test_the_weekly_digest_lists_the_week_once(circuit: Circuit) -> None:
     await circuit.app.outbox.send_due()
     [digest] = [s for s in circuit.to("announce") if "La semaine du réseau" in s.text]
     assert f"{rid} — Rapport annuel" in digest.text and event in digest.text
+
+
+async def test_reminders_survive_a_restart_and_an_edit_that_moves_the_event_recalls_it_again(
+    circuit: Circuit,
+) -> None:
+    from bot import jobs
+
+    day = datetime.now(UTC) + timedelta(days=3)
+    rid = await create(circuit, "Comité", day.strftime("%d/%m/%Y"), "15h", "-", "-", "-", "2")
+    start = (await stored(circuit.app, rid)).starts_at
+    due = start - timedelta(days=1, minutes=-5)
+    assert await jobs.remind_events(circuit.app, now=due) == 2  # the département's two referents
+    await circuit.app.close()
+
+    # A new process on the same database (the outbox remembers what was queued): nothing goes out twice.
+    restarted = Circuit(App(circuit.app.config))
+    assert await jobs.remind_events(restarted.app, now=due + timedelta(minutes=10)) == 0
+    await restarted.app.outbox.send_due()
+    assert len([s for s in restarted.to_person("marie") if "Rappel : Comité" in s.text]) == 1
+
+    # Moved to the next day: recalled again, a day before its new start.
+    await restarted.say(f"!evenement modifier {rid}")
+    await restarted.say("modifier 2")
+    await restarted.say((day + timedelta(days=1)).strftime("%d/%m/%Y"))
+    assert "modifié" in await restarted.text("oui")
+    moved = (await stored(restarted.app, rid)).starts_at
+    assert moved == start + timedelta(days=1)
+    assert await jobs.remind_events(restarted.app, now=due + timedelta(hours=2)) == 0  # not yet
+    assert await jobs.remind_events(restarted.app, now=moved - timedelta(hours=23)) == 2
+    await restarted.app.outbox.send_due()
+    assert len([s for s in restarted.to_person("marie") if "Rappel : Comité" in s.text]) == 2
+    await restarted.app.close()

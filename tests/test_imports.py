@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -135,7 +136,7 @@ async def test_a_configured_feed_is_imported_with_its_own_uids_into_the_departme
     assert commission.starts_at == datetime(YEAR, 2, 4, 13, 0, tzinfo=UTC)  # 14:00 in Paris, winter
     assert (commission.scope, commission.department, commission.sequence) == ("department", "03", 2)
     body = await department_feed(circuit.app)
-    parsed = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+    parsed: dict[str, Any] = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
     assert set(parsed) == set(events)
     assert parsed["journee-7@allier.fr"]["DTSTART"].dt == datetime(YEAR, 3, 12).date()
     # The source's alarms and attendees stay behind.
