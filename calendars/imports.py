@@ -11,7 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +20,8 @@ import httpx
 import icalendar
 import recurring_ical_events
 
-from storage.models import CalendarSource, Event
+from calendars.occurrences import instant
+from storage.models import CalendarSource
 from storage.repositories import Repos
 
 # The end of a series that repeats forever: later than any date a feed or the agenda looks at.
@@ -179,12 +180,6 @@ def _clean_component(source: Any, tz: ZoneInfo) -> icalendar.Event:
     return clean
 
 
-def _instant(value: date | datetime, tz: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
-    return datetime.combine(value, time(0), tz).astimezone(UTC)
-
-
 def _text(component: Any, name: str) -> str | None:
     value = component.get(name)
     text = str(value).strip() if value is not None else ""
@@ -201,12 +196,12 @@ def _span(component: Any, tz: ZoneInfo) -> tuple[datetime, datetime | None, bool
         end = start + component["DURATION"].dt
     elif all_day:
         end = start + timedelta(days=1)
-    starts_at = _instant(start, tz)
-    ends_at = _instant(end, tz) if end is not None else None
+    starts_at = instant(start, tz)
+    ends_at = instant(end, tz) if end is not None else None
     if ends_at is not None and ends_at < starts_at:
         ends_at = None
     if all_day and (ends_at is None or ends_at <= starts_at):
-        ends_at = _instant(start + timedelta(days=1), tz)
+        ends_at = instant(start + timedelta(days=1), tz)
     return starts_at, ends_at, all_day
 
 
@@ -217,7 +212,7 @@ def _series_end(calendar: icalendar.Calendar, master: Any, window: tuple[datetim
     rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
     endless = any("COUNT" not in rule and "UNTIL" not in rule for rule in rules)
     occurrences = recurring_ical_events.of(calendar).between(*window)
-    ends = [_instant(o["DTEND"].dt if "DTEND" in o else o["DTSTART"].dt, tz) for o in occurrences]
+    ends = [instant(o["DTEND"].dt if "DTEND" in o else o["DTSTART"].dt, tz) for o in occurrences]
     if not ends:
         return None
     return FOREVER if endless else max(ends)
@@ -367,6 +362,3 @@ async def withdraw(repo: Repos, url: str, now: datetime) -> int:
             count += 1
     return count
 
-
-def is_imported(event: Event) -> bool:
-    return event.source_url is not None

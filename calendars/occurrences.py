@@ -27,7 +27,8 @@ class Occurrence:
         return self.event.title
 
 
-def _instant(value: date | datetime, tz: ZoneInfo) -> datetime:
+def instant(value: date | datetime, tz: ZoneInfo) -> datetime:
+    """A DTSTART or DTEND as a UTC instant: a date is its local midnight, a floating time is in `tz`."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
     return datetime.combine(value, time(0), tz).astimezone(UTC)
@@ -42,7 +43,7 @@ def _of_series(event: Event, start: datetime, end: datetime, tz: ZoneInfo) -> li
             continue
         first = component["DTSTART"].dt
         last = component["DTEND"].dt if "DTEND" in component else None
-        found.append(Occurrence(event, _instant(first, tz), _instant(last, tz) if last is not None else None,
+        found.append(Occurrence(event, instant(first, tz), instant(last, tz) if last is not None else None,
                                 not isinstance(first, datetime)))
     return found
 
