@@ -74,7 +74,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # what was posted to response URLs
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the Socket Mode client acknowledged
     names: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, dict[str, str], str | None]]] = field(default_factory=dict)
     base_url: str = ""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -83,6 +83,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file}", self._upload)
         app.router.add_get("/files/{file}", self._file)
         app.router.add_post("/response/{id}", self._response)
@@ -130,8 +131,10 @@ class FakeSlack:
         return {"id": file_id, "name": name, "size": len(data), "mimetype": "application/octet-stream",
                 "url_private_download": f"{self.base_url}/files/{file_id}"}
 
-    def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None) -> None:
-        self.failures.setdefault(method, []).append((status, headers or {}))
+    def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None,
+                  channel: str | None = None) -> None:
+        """The next call of `method` (to `channel`, if given) is answered with `status`."""
+        self.failures.setdefault(method, []).append((status, headers or {}, channel))
 
     # -- the Web API -------------------------------------------------------------------------------------------
 
@@ -140,13 +143,16 @@ class FakeSlack:
         args: dict[str, Any] = {k: _decoded(v) for k, v in request.query.items()}
         if request.content_type == "application/json":
             args.update(await request.json())
-        else:
+        elif request.method == "POST":
             args.update({k: _decoded(v) for k, v in (await request.post()).items() if isinstance(v, str)})
-        pending = self.failures.get(method)
-        if pending:
-            status, headers = pending.pop(0)
+        pending = self.failures.get(method, [])
+        failure = next((f for f in pending if f[2] in (None, args.get("channel"))), None)
+        if failure is not None:
+            pending.remove(failure)
+            status, headers, _channel = failure
             self.calls.append(Call(method + ":refused", args))
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=status, headers=headers)
+            error = "ratelimited" if status == 429 else "internal_error"
+            return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
         answer = self._answer(method, args)
         self.calls.append(Call(method, args, answer))
         return web.json_response(answer)
@@ -312,10 +318,11 @@ def next_ts() -> str:
     return f"{int(time.time())}.{next(_stamps):06d}"
 
 
-def workspace_config(database_url: str, files: Path, fake: FakeSlack, mode: str = "http") -> Config:
+def workspace_config(database_url: str, files: Path, fake: FakeSlack, mode: str = "http",
+                     announcement_channels: tuple[str, ...] = ("CANNOUNCE",)) -> Config:
     slack: dict[str, Any] = {
         "enabled": True, "mode": mode, "bot_token": "xoxb-fake-token", "api_url": fake.api_url,
-        "review_channel": "CREVIEW", "announcement_channels": ["CANNOUNCE"],
+        "review_channel": "CREVIEW", "announcement_channels": list(announcement_channels),
     }
     if mode == "http":
         slack["signing_secret"] = SIGNING_SECRET
@@ -328,10 +335,12 @@ def workspace_config(database_url: str, files: Path, fake: FakeSlack, mode: str 
 
 
 @asynccontextmanager
-async def workspace(db: Database, files: Path, mode: str = "http") -> AsyncIterator[Workspace]:
+async def workspace(db: Database, files: Path, mode: str = "http",
+                    announcement_channels: tuple[str, ...] = ("CANNOUNCE",)) -> AsyncIterator[Workspace]:
     fake = FakeSlack()
     await fake.start()
-    app = App(workspace_config(db.url.render_as_string(hide_password=False), files, fake, mode), db=db)
+    url = db.url.render_as_string(hide_password=False)
+    app = App(workspace_config(url, files, fake, mode, announcement_channels), db=db)
     slack = SlackIntegration(app)
     app.router.platforms[:] = [slack.name]
     server = HttpServer(app)

@@ -131,3 +131,36 @@ async def test_a_modal_cannot_start_over_a_dialog_in_progress(ws: Workspace) -> 
     [refusal] = await ws.fake.wait_for(lambda: ws.fake.responses)
     assert "Une saisie est déjà en cours" in json.dumps(refusal, ensure_ascii=False)
     assert ws.fake.called("views.open") == []
+
+
+async def test_request_info_loops_back_to_the_submitter_and_the_answer_lands_in_the_thread(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    await click(ws, card, "request_info")
+    opened = await ws.fake.wait_for(lambda: ws.fake.called("views.open")[1:])
+    question = {"reason": {"value": {"type": "plain_text_input", "value": "Pouvez-vous préciser les sources ?"}}}
+    assert await submit(ws, opened[0]["view"], question, user="UONPE") == {}
+    asked = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "complément" in c.text])
+    assert "Pouvez-vous préciser les sources ?" in asked[0].text
+    update = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"]))
+    assert "complément demandé" in update[-1].text and buttons(update[-1]) == ["review:approve", "review:reject"]
+
+    await ws.dm("Les données viennent de l'observatoire départemental, année 2024.")
+    answered = await ws.fake.wait_for(
+        lambda: [c for c in ws.fake.posted("CREVIEW") if "Complément de umarie pour D-1" in c.text])
+    assert answered[0]["thread_ts"] == card.result["ts"]
+    assert "observatoire départemental" in answered[0].text
+
+
+async def test_announcement_reaches_every_channel_once_when_one_fails_first(
+    migrated_db: Database, tmp_path: Path
+) -> None:
+    async with workspace(migrated_db, tmp_path / "files", announcement_channels=("CANNOUNCE", "CREGION")) as ws:
+        card = await submit_document_by_modal(ws)
+        ws.fake.fail_next("chat.postMessage", 500, channel="CREGION")
+        await click(ws, card, "approve")
+        await ws.fake.wait_for(lambda: ws.fake.called("chat.postMessage:refused"))
+        # The outbox tries again later: the channel that had it does not get it twice.
+        await ws.fake.wait_for(lambda: ws.fake.posted("CREGION"), timeout=15)
+        await asyncio.sleep(0.3)
+        assert len(ws.fake.posted("CANNOUNCE")) == 1 and len(ws.fake.posted("CREGION")) == 1
+        assert "Nouveau document archivé : D-1" in ws.fake.posted("CREGION")[0].text
