@@ -164,3 +164,12 @@ async def test_announcement_reaches_every_channel_once_when_one_fails_first(
         await asyncio.sleep(0.3)
         assert len(ws.fake.posted("CANNOUNCE")) == 1 and len(ws.fake.posted("CREGION")) == 1
         assert "Nouveau document archivé : D-1" in ws.fake.posted("CREGION")[0].text
+
+
+async def test_a_decision_typed_as_a_command_also_updates_the_card_and_goes_in_its_thread(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    await ws.slash("prendre D-1", user="UONPE", channel="CREVIEW")
+    claimed = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("CREVIEW") if "pris en charge" in c.text])
+    assert claimed[0]["thread_ts"] == card.result["ts"]
+    [update] = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"]))
+    assert "en cours de relecture" in update.text and "pris en charge par uonpe" in update.text

@@ -56,6 +56,7 @@ from storage.files import FileStore
 from storage.ids import parse_readable_id
 from storage.models import Person
 from storage.repositories import Repos
+from storage.repositories.dialogs import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -399,16 +400,21 @@ class SlackIntegration:
         person = await self._person(body["user_id"])
         async with self.app.db.session() as session:
             current = await Repos(session).dialogs.get(person.id)
-        flows = self.app.router.dialogs.flows
         with language(self._language(person)):
-            if current is not None and current.form in flows:
-                sentence = _("Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » "
-                             "avant d'en commencer une autre.").format(title=flows[current.form].form.title,
-                                                                       k=current.step + 1)
-                await respond(text=render.escape(sentence), response_type="ephemeral")
+            busy = self._busy(current)
+            if busy is not None:
+                await respond(text=render.escape(busy), response_type="ephemeral")
                 return
-            view = modals.form_view(flows[form].form, modals.FORM_CALLBACK, {"form": form})
+            view = modals.form_view(self.app.router.dialogs.flows[form].form, modals.FORM_CALLBACK, {"form": form})
         await self._call("views_open", trigger_id=body["trigger_id"], view=view)
+
+    def _busy(self, current: Dialog | None) -> str | None:
+        """Why no other form can start: one is in progress (a person has one dialog at a time)."""
+        flows = self.app.router.dialogs.flows
+        if current is None or current.form not in flows:
+            return None
+        return str(_("Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » avant "
+                     "d'en commencer une autre.")).format(title=flows[current.form].form.title, k=current.step + 1)
 
     async def on_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """A filled form: checked field by field by the dialogs' parse functions; when all is well it is kept as
@@ -434,12 +440,9 @@ class SlackIntegration:
                 repo = Repos(session)
                 ctx = self._context(message, person, repo)
                 values, errors = modals.validate(flow.form, answers, self._form_context())
-                current = await repo.dialogs.get(person.id)
-                if not errors and current is not None and current.form in self.app.router.dialogs.flows:
-                    title = self.app.router.dialogs.flows[current.form].form.title
-                    errors[flow.form.fields[0].name] = str(_(
-                        "Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » "
-                        "avant d'en commencer une autre.")).format(title=title, k=current.step + 1)
+                busy = self._busy(await repo.dialogs.get(person.id))
+                if not errors and busy is not None:
+                    errors[flow.form.fields[0].name] = busy  # started in the DM while the modal was open
                 if errors:
                     await ack(response_action="errors", errors=errors)
                     return
@@ -464,7 +467,8 @@ class SlackIntegration:
             await self._post(dm, gone, None)
             return
         message = self._message(user, person.display_name, dm, RoomKind.DIRECT, "oui", f"view:{view['id']}:send")
-        await self._reply(message, dm, await self.app.router.handle(message), None)
+        async with self._turns[user]:
+            await self._reply(message, dm, await self.app.router.handle(message), None)
 
     # -- review buttons -----------------------------------------------------------------------------------------
 
@@ -497,7 +501,6 @@ class SlackIntegration:
             return
         reaction = self._reaction(user, await self._name(user), channel, name, subject, body["trigger_id"])
         await self._answer_action(channel, ts, user, await self.app.router.handle_reaction(reaction))
-        await self._refresh_card(channel, ts)
 
     async def on_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The reason of a refusal or the question of a request for information: the core asks for it after ❌
@@ -526,16 +529,20 @@ class SlackIntegration:
         message = self._message(user, person.display_name, channel, self.room_kind(channel), text,
                                 f"view:{view['id']}:reason")
         await self._answer_action(channel, ts, user, await self.app.router.handle(message))
-        await self._refresh_card(channel, ts)
 
     async def _answer_action(self, channel: str, ts: str, user: str, replies: list[Reply]) -> None:
-        """In the item's thread; a refusal only to the person who clicked."""
+        """In the item's thread (which shows the card's new state); a refusal only to the person who clicked,
+        and the card shown as it is now, in case that person acted on an old state."""
+        posted = False
         for reply in replies:
             if reply.tone is Tone.ERROR:
                 await self._call("chat_postEphemeral", channel=channel, user=user, thread_ts=ts,
                                  text=render.fallback(reply), blocks=render.blocks(reply))
             else:
                 await self._post(channel, reply, ts)
+                posted = True
+        if not posted:
+            await self._refresh_card(channel, ts)
 
     async def _review_card(self, reply: Reply, subject: str) -> list[dict[str, Any]]:
         """The card with its current state and the buttons of the actions that state allows."""
@@ -617,6 +624,9 @@ class SlackIntegration:
             if prompt is not None:
                 await kv.set(_prompt_key(channel, ts), {"kind": prompt.kind, "subject": prompt.subject,
                                                         "reply": reply.to_json()})
+        if thread is not None and channel == self.config.review_channel:
+            # Said in an item's thread (a decision, by button or command): its card shows the new state.
+            await self._refresh_card(channel, thread)
         file = reply.file or await self._stored(reply)
         if file is not None:
             await self._call("files_upload_v2", channel=channel, content=file.data, filename=file.name,
