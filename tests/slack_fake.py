@@ -74,7 +74,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # what was posted to response URLs
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the Socket Mode client acknowledged
     names: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, list[tuple[int, dict[str, str], str | None]]] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, dict[str, str], str | None, str]]] = field(default_factory=dict)
     base_url: str = ""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -132,9 +132,9 @@ class FakeSlack:
                 "url_private_download": f"{self.base_url}/files/{file_id}"}
 
     def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None,
-                  channel: str | None = None) -> None:
-        """The next call of `method` (to `channel`, if given) is answered with `status`."""
-        self.failures.setdefault(method, []).append((status, headers or {}, channel))
+                  channel: str | None = None, error: str = "internal_error") -> None:
+        """The next call of `method` (to `channel`, if given) is refused with `status` and `error`."""
+        self.failures.setdefault(method, []).append((status, headers or {}, channel, error))
 
     # -- the Web API -------------------------------------------------------------------------------------------
 
@@ -149,9 +149,8 @@ class FakeSlack:
         failure = next((f for f in pending if f[2] in (None, args.get("channel"))), None)
         if failure is not None:
             pending.remove(failure)
-            status, headers, _channel = failure
+            status, headers, _channel, error = failure
             self.calls.append(Call(method + ":refused", args))
-            error = "ratelimited" if status == 429 else "internal_error"
             return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
         answer = self._answer(method, args)
         self.calls.append(Call(method, args, answer))

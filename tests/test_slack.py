@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
+from integrations.slack import SlackIntegration
 from storage.db import Database
-from tests.slack_fake import BOT_USER, FORM, Workspace, next_ts, slash_body, workspace
+from tests.slack_fake import BOT_USER, FORM, FakeSlack, Workspace, next_ts, slash_body, workspace, workspace_config
 
 
 @pytest.fixture
@@ -108,10 +110,37 @@ async def test_admins_are_named_as_slack_ids_in_roles(ws: Workspace) -> None:
 
 
 async def test_a_rate_limited_post_is_sent_after_retry_after(ws: Workspace) -> None:
-    ws.fake.fail_next("chat.postMessage", 429, {"Retry-After": "1"})
+    ws.fake.fail_next("chat.postMessage", 429, {"Retry-After": "1"}, error="ratelimited")
     await ws.slash("aide")
     [post] = await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
     assert "soumettre" in post.text
     assert len(ws.fake.called("chat.postMessage:refused")) == 1
     await asyncio.sleep(0.3)
     assert len(ws.fake.posted("DUMARIE")) == 1
+
+
+async def test_a_refused_token_is_said_in_healthz(migrated_db: Database, tmp_path: Path) -> None:
+    fake = FakeSlack()
+    await fake.start()
+    fake.fail_next("auth.test", 200, error="invalid_auth")
+    app = App(workspace_config(migrated_db.url.render_as_string(hide_password=False), tmp_path, fake), db=migrated_db)
+    slack = SlackIntegration(app)
+    await slack.start()
+    try:
+        await fake.wait_for(lambda: fake.called("auth.test:refused"))
+        for _ in range(50):
+            health = await app.health()
+            if "invalid_auth" in str(health.parts["slack"]):
+                break
+            await asyncio.sleep(0.05)
+        assert not health.healthy
+        assert health.parts["slack"]["error"] == "ConnectionError: slack.bot_token is refused: invalid_auth"
+        assert "xoxb-fake-token" not in str(health.parts)
+    finally:
+        await slack.stop()
+        await fake.stop()
+
+
+async def test_healthz_reports_slack_in_http_mode(ws: Workspace) -> None:
+    health = await ws.app.health()
+    assert health.parts["slack"] == {"ok": True, "mode": "http", "team": "T0DPE"}
