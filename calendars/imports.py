@@ -21,7 +21,7 @@ import icalendar
 import recurring_ical_events
 
 from calendars.occurrences import instant
-from storage.models import CalendarSource
+from storage.models import CalendarSource, Event
 from storage.repositories import Repos
 
 # The end of a series that repeats forever: later than any date a feed or the agenda looks at.
@@ -310,6 +310,8 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
     result = Merge()
     known = {event.uid: event for event in await repo.calendar_sources.events_of(source.url)}
     scope = "department" if source.department else "network"
+    taken = await repo.events.taken_uids(e.uid for e in reading.events if e.uid not in known)
+    new: list[Event] = []
     for imported in reading.events:
         values: dict[str, Any] = dict(
             title=imported.title, starts_at=imported.starts_at, ends_at=imported.ends_at, all_day=imported.all_day,
@@ -319,19 +321,12 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
         )
         event = known.pop(imported.uid, None)
         if event is None:
-            if await repo.events.by_uid(imported.uid) is not None:
+            if imported.uid in taken:
                 result.taken.append(imported.uid)
-                continue
-            created = await repo.events.create(uid=imported.uid, source_url=source.url, title=imported.title,
-                                               starts_at=imported.starts_at, ends_at=imported.ends_at,
-                                               all_day=imported.all_day, location=imported.location,
-                                               url=imported.url, description=imported.description, scope=scope,
-                                               department=source.department)
-            created.cancelled = imported.cancelled
-            created.recurrence = imported.recurrence
-            created.series_ends_at = imported.series_ends_at
-            created.sequence = imported.sequence
-            result.added += 1
+            else:
+                taken.add(imported.uid)
+                new.append(Event(uid=imported.uid, source_url=source.url, sequence=imported.sequence,
+                                 created_at=now, updated_at=now, **values))
             continue
         if all(getattr(event, name) == value for name, value in values.items()):
             continue
@@ -340,6 +335,9 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
         event.sequence = max(event.sequence + 1, imported.sequence)
         event.updated_at = now
         result.changed += 1
+    if new:
+        await repo.events.add_many(new)
+        result.added = len(new)
     for event in known.values():
         gone_by_age = (event.series_ends_at or event.ends_at or event.starts_at) < now - past
         if event.cancelled or gone_by_age:

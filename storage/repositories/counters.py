@@ -13,10 +13,15 @@ class CounterRepository(Repository):
         A single upsert, so the row is locked from the read to the write; it stays locked until the
         caller commits, which keeps numbers without gaps when the caller rolls back.
         """
+        return (await self.take(name, 1))[0]
+
+    async def take(self, name: str, count: int) -> range:
+        """The next `count` numbers of `name` at once, as `next` gives one."""
         statement = (
             self.insert(Counter)
-            .values(name=name, value=1)
-            .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+            .values(name=name, value=count)
+            .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + count})
             .returning(Counter.value)
         )
-        return (await self.session.execute(statement)).scalar_one()
+        last = (await self.session.execute(statement)).scalar_one()
+        return range(last - count + 1, last + 1)

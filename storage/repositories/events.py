@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, type_coerce
@@ -65,6 +66,21 @@ class EventRepository(Repository):
         self.session.add(event)
         await self.session.flush()
         return event
+
+    async def add_many(self, events: list[Event]) -> None:
+        """Number and store events made elsewhere (an import), in one flush."""
+        for event, number in zip(events, await self.counters.take("event", len(events)), strict=True):
+            event.number = number
+        self.session.add_all(events)
+        await self.session.flush()
+
+    async def taken_uids(self, uids: Iterable[str]) -> set[str]:
+        """Those of `uids` that an event already has."""
+        wanted, found = list(uids), set[str]()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update(await self.session.scalars(select(Event.uid).where(Event.uid.in_(chunk))))
+        return found
 
     async def get(self, readable_id: ReadableId) -> Event | None:
         if readable_id.prefix != "E":

@@ -1,0 +1,87 @@
+"""Time to read an external calendar: the first import, an unchanged one (304), and one after a single change."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from bot import jobs
+from bot.app import App
+from bot.config import Config
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+def calendar_text(events: int, series: int, changed: bool) -> bytes:
+    rng = random.Random(7)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Bench//Agenda//FR"]
+    for n in range(events):
+        start = today + timedelta(days=rng.randint(-60, 300), hours=rng.randint(8, 17))
+        title = "Réunion déplacée" if changed and n == 0 else f"Réunion de service n° {n}"
+        lines += ["BEGIN:VEVENT", f"UID:bench-{n}@exemple.fr", "DTSTAMP:20260101T000000Z", f"SUMMARY:{title}",
+                  f"DTSTART;TZID=Europe/Paris:{start:%Y%m%dT%H%M%S}",
+                  f"DTEND;TZID=Europe/Paris:{start + timedelta(hours=2):%Y%m%dT%H%M%S}",
+                  "LOCATION:Salle du conseil, hôtel du département", "END:VEVENT"]
+    for n in range(series):
+        start = today + timedelta(days=rng.randint(-30, 30), hours=10)
+        lines += ["BEGIN:VEVENT", f"UID:bench-series-{n}@exemple.fr", "DTSTAMP:20260101T000000Z",
+                  f"SUMMARY:Permanence {n}", f"DTSTART;TZID=Europe/Paris:{start:%Y%m%dT%H%M%S}", "DURATION:PT1H",
+                  "RRULE:FREQ=WEEKLY;COUNT=52", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "".join(line + "\r\n" for line in lines).encode()
+
+
+async def main(events: int, series: int) -> None:
+    bodies = {"v1": calendar_text(events, series, False), "v2": calendar_text(events, series, True)}
+    current = {"etag": "v1"}
+
+    async def serve(request: web.Request) -> web.Response:
+        etag = f'"{current["etag"]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304)
+        return web.Response(body=bodies[current["etag"]], content_type="text/calendar", headers={"ETag": etag})
+
+    web_app = web.Application()
+    web_app.router.add_get("/agenda.ics", serve)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/agenda.ics"
+    with tempfile.TemporaryDirectory() as work:
+        database_url = f"sqlite+aiosqlite:///{Path(work) / 'bench.db'}"
+        await upgrade(database_url)
+        config = Config(database={"url": database_url}, files={"dir": work},
+                        calendar={"external_feeds": [{"url": url, "department": "03", "refresh_minutes": 5}],
+                                  "import_max_events": events + series})
+        app = App(config, db=Database(database_url))
+        now = datetime.now(UTC)
+        figures = []
+        for label, etag in (("first import", "v1"), ("unchanged (304)", "v1"), ("one event changed", "v2")):
+            current["etag"] = etag
+            started = time.perf_counter()
+            await jobs.refresh_calendars(app, now=now)
+            figures.append((label, (time.perf_counter() - started) * 1000))
+            now += timedelta(minutes=5)
+        await app.close()
+    await runner.cleanup()
+    size = len(bodies["v1"]) / 1024 / 1024
+    print(f"external calendar of {events} events and {series} weekly series ({size:.1f} MiB), SQLite:")
+    for label, ms in figures:
+        print(f"  {label:<20} {ms:8.0f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--series", type=int, default=50)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.events, arguments.series))
