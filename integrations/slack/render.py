@@ -67,9 +67,8 @@ def blocks(reply: Reply) -> list[dict[str, Any]]:
         if isinstance(block, Heading) and index == 0:
             rendered.append(header(block.plain()))
         else:
-            rendered.append(section(mrkdwn(block)))
-    if reply.tone is Tone.ERROR and rendered and rendered[0]["type"] == "section":
-        rendered[0]["text"]["text"] = ":warning: " + rendered[0]["text"]["text"]
+            warning = ":warning: " if reply.tone is Tone.ERROR and index == 0 else ""
+            rendered.append(section(warning + mrkdwn(block)))
     return rendered[:MAX_BLOCKS]
 
 
