@@ -41,6 +41,7 @@ EMPTY_CALENDAR_YEAR = 2000
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # RFC 5545 TEXT may not hold control characters; a title pasted from elsewhere can carry some.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SEQUENCE = re.compile(r"^SEQUENCE:\d+\r\n", re.MULTILINE)
 _TZID = re.compile(r"^[A-Z-]+;(?:[^:\r\n]*;)?TZID=([^:;\r\n]+)", re.MULTILINE)
 
 
@@ -364,6 +365,13 @@ def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
     return component
 
 
+def _with_sequence(components: str, sequence: int) -> str:
+    """An imported series with the bot's SEQUENCE, which rises at every change seen, even one its source made
+    without raising its own: calendar apps take a change only with a higher SEQUENCE."""
+    without = _SEQUENCE.sub("", components)
+    return without.replace("BEGIN:VEVENT\r\n", f"BEGIN:VEVENT\r\nSEQUENCE:{sequence}\r\n")
+
+
 @lru_cache(maxsize=EVENTS_KEPT)
 def vevent_text(event: FeedEvent, timezone: str) -> bytes:
     """The VEVENT of `event`, kept: the key is every published field, so a changed event is never stale.
@@ -372,7 +380,7 @@ def vevent_text(event: FeedEvent, timezone: str) -> bytes:
     one VEVENT with its UID, which calendar apps remove with every occurrence.
     """
     if event.recurrence is not None and not event.cancelled:
-        return event.recurrence.encode()
+        return _with_sequence(event.recurrence, event.sequence).encode()
     return bytes(_vevent(event, ZoneInfo(timezone)).to_ical())
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -319,3 +319,16 @@ async def test_a_feed_taken_out_of_the_configuration_has_its_events_cancelled(
     await refresh(circuit, NOW + timedelta(minutes=1))
     assert "Aucun agenda extérieur" in await circuit.text("!agenda sources", user="admin")
     assert all(e.cancelled for e in (await imported(circuit.app)).values())
+
+
+async def test_a_series_changed_at_its_source_gets_a_higher_sequence_in_the_feed(
+    circuit: Circuit, server: FeedServer
+) -> None:
+    server.body = calendar(WEEKLY)
+    await refresh(circuit, NOW)
+    server.body = calendar(WEEKLY.replace("SUMMARY:Permanence ODPE", "SUMMARY:Permanence (salle 2)"))
+    server.etag = '"v2"'  # the source changed the title and left SEQUENCE alone
+    await refresh(circuit, NOW + timedelta(hours=2))
+    [series] = cast(list[Any], icalendar.Calendar.from_ical(await department_feed(circuit.app)).walk("VEVENT"))
+    assert str(series["SUMMARY"]) == "Permanence (salle 2)" and series["SEQUENCE"] == 1
+    assert "RRULE" in series and "EXDATE" in series
