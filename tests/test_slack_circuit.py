@@ -18,6 +18,7 @@ from tests.slack_fake import (
     buttons,
     click,
     document_state,
+    next_ts,
     submit,
     submit_document_by_modal,
     workspace,
@@ -173,3 +174,18 @@ async def test_a_decision_typed_as_a_command_also_updates_the_card_and_goes_in_i
     assert claimed[0]["thread_ts"] == card.result["ts"]
     [update] = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"]))
     assert "en cours de relecture" in update.text and "pris en charge par uonpe" in update.text
+
+
+async def test_reactions_on_the_card_work_as_on_matrix_and_the_reason_is_written_in_the_thread(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    ts = card.result["ts"]
+    await ws.event({"type": "reaction_added", "user": "UONPE", "reaction": "x", "item_user": "UBOT",
+                    "item": {"type": "message", "channel": "CREVIEW", "ts": ts}, "event_ts": next_ts()})
+    asked = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("CREVIEW") if "Motif du refus" in c.text])
+    assert asked[0]["thread_ts"] == ts
+    await ws.event({"type": "message", "channel": "CREVIEW", "channel_type": "group", "user": "UONPE",
+                    "text": "Document déjà transmis l'an dernier", "ts": next_ts(), "thread_ts": ts})
+    told = await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "pas été retenue" in c.text])
+    assert "Motif : Document déjà transmis l'an dernier" in told[0].text
+    update = await ws.fake.wait_for(lambda: [c for c in ws.fake.called("chat.update", ts=ts) if "refusé" in c.text])
+    assert buttons(update[-1]) == []

@@ -72,6 +72,9 @@ PERMANENT_ERRORS = {
 }
 REVIEW_ACTIONS = ("claim", "approve", "request_info", "reject")
 REACTION_KEYS = {action: key for action, key, _style in render.REVIEW_BUTTONS}
+# Slack names its emoji: the review card's ✅ ❌ ❓ ✋ work as reactions too, as on Matrix.
+EMOJI = {"white_check_mark": "✅", "x": "❌", "question": "❓", "grey_question": "❓", "raised_hand": "✋",
+         "hand": "✋"}
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|[^>]*)?>")
 
 
@@ -127,6 +130,7 @@ class SlackIntegration:
         bolt.event("message")(self.on_message)
         bolt.event("app_mention")(self.on_mention)
         bolt.event("app_home_opened")(self.on_home)
+        bolt.event("reaction_added")(self.on_reaction)
         bolt.action(re.compile(r"^review:"))(self.on_review_button)
         bolt.view(modals.FORM_CALLBACK)(self.on_form)
         bolt.view(modals.CONFIRM_CALLBACK)(self.on_confirm)
@@ -501,6 +505,24 @@ class SlackIntegration:
             return
         reaction = self._reaction(user, await self._name(user), channel, name, subject, body["trigger_id"])
         await self._answer_action(channel, ts, user, await self.app.router.handle_reaction(reaction))
+
+    async def on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        item, user = event.get("item") or {}, event.get("user")
+        key = EMOJI.get(str(event.get("reaction")).split("::")[0])
+        if key is None or not user or item.get("type") != "message" or self._foreign(body, event):
+            return
+        channel, ts = item["channel"], item["ts"]
+        async with self.app.db.session() as session:
+            stored = await Repos(session).kv.get(_prompt_key(channel, ts))
+        if not isinstance(stored, dict):
+            return  # not one of the bot's prompts
+        reaction = Reaction(
+            platform=PLATFORM, event_id=EventId(f"reaction:{channel}:{ts}:{user}:{key}"), room_id=RoomId(channel),
+            room_kind=self.room_kind(channel), sender=person_id(user), sender_name=await self._name(user), key=key,
+            prompt=Prompt(stored["kind"], stored["subject"]),
+        )
+        async with self._turns[user]:
+            await self._answer_action(channel, ts, user, await self.app.router.handle_reaction(reaction))
 
     async def on_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The reason of a refusal or the question of a request for information: the core asks for it after ❌
