@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
+from integrations.slack import SlackIntegration
 from storage.db import Database
-from tests.slack_fake import TEAM, Workspace, next_ts, workspace
+from tests.slack_fake import TEAM, FakeSlack, Workspace, next_ts, workspace, workspace_config
 
 
 @pytest.fixture
@@ -22,8 +24,7 @@ async def ws(migrated_db: Database, tmp_path: Path) -> AsyncIterator[Workspace]:
 
 
 async def test_socket_mode_connects_with_the_app_token_and_reports_healthy(ws: Workspace) -> None:
-    [opened] = ws.fake.called("apps.connections.open")
-    assert opened is not None
+    assert ws.fake.called("apps.connections.open")
     health = await ws.app.health()
     assert health.parts["slack"] == {"ok": True, "mode": "socket", "team": TEAM}
 
@@ -53,3 +54,24 @@ async def test_event_envelope_delivered_twice_is_answered_once(ws: Workspace) ->
     await asyncio.sleep(0.3)
     await ws.app.outbox.send_due()
     assert len(ws.fake.posted("DUMARIE")) == 1
+
+
+async def test_a_refused_app_token_is_said_in_healthz(migrated_db: Database, tmp_path: Path) -> None:
+    fake = FakeSlack()
+    await fake.start()
+    fake.fail_next("apps.connections.open", 200, error="invalid_auth")
+    url = migrated_db.url.render_as_string(hide_password=False)
+    app = App(workspace_config(url, tmp_path, fake, mode="socket"), db=migrated_db)
+    slack = SlackIntegration(app)
+    await slack.start()
+    try:
+        await fake.wait_for(lambda: fake.called("apps.connections.open:refused"))
+        for _ in range(50):
+            health = await app.health()
+            if "app_token" in str(health.parts["slack"]):
+                break
+            await asyncio.sleep(0.05)
+        assert health.parts["slack"]["error"] == "ConnectionError: slack.app_token is refused: invalid_auth"
+    finally:
+        await slack.stop()
+        await fake.stop()

@@ -33,7 +33,6 @@ from bot.app import App
 from bot.context import Context
 from bot.forms import Answer, FormContext
 from bot.i18n import _, language
-from bot.logs import hide
 from bot.messages import (
     Attachment,
     EventId,
@@ -167,9 +166,7 @@ class SlackIntegration:
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
-            if exc.response.get("error") in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
-                raise SlackError(f"slack.bot_token is refused: {exc.response.get('error')}") from None
-            raise
+            raise _refused("slack.bot_token", exc) from None
         self.team_id = auth.get("team_id")
         self.bot_user_id = auth.get("user_id")
         self.app.outbox.register(PLATFORM, self.deliver)
@@ -177,7 +174,11 @@ class SlackIntegration:
             http.serve_slack(self.app, self.handle_http)
         else:
             app_token = self.config.app_token.get_secret_value() if self.config.app_token else ""
-            hide(app_token)
+            try:
+                # The Socket Mode client retries a refused token for ever: ask once ourselves, to say so.
+                await self.client.apps_connections_open(app_token=app_token)
+            except SlackApiError as exc:
+                raise _refused("slack.app_token", exc) from None
             self.socket = AsyncSocketModeHandler(self.bolt, app_token, web_client=self.client)
             await self.socket.connect_async()
         self.failure = None
@@ -673,6 +674,17 @@ class SlackIntegration:
             if error in PERMANENT_ERRORS:
                 raise PermanentDeliveryError(f"{method}: {error}") from None
             raise ConnectionError(f"{method}: {error}") from None
+
+
+TOKEN_REFUSALS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "not_allowed_token_type"}
+
+
+def _refused(key: str, exc: SlackApiError) -> Exception:
+    """A token Slack refuses is a configuration error (said once); any other failure is retried."""
+    error = str(exc.response.get("error"))
+    if error in TOKEN_REFUSALS:
+        return SlackError(f"{key} is refused: {error}")
+    return ConnectionError(f"{key}: {error}")
 
 
 def _topic_of_key(channel: str, ts: str) -> str:
