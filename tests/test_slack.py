@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
+from bot.config import Config
+from integrations.cli import main
+from integrations.runtime import enabled_platforms
 from integrations.slack import SlackIntegration
 from storage.db import Database
 from tests.slack_fake import BOT_USER, FORM, FakeSlack, Workspace, next_ts, slash_body, workspace, workspace_config
@@ -144,3 +147,19 @@ async def test_a_refused_token_is_said_in_healthz(migrated_db: Database, tmp_pat
 async def test_healthz_reports_slack_in_http_mode(ws: Workspace) -> None:
     health = await ws.app.health()
     assert health.parts["slack"] == {"ok": True, "mode": "http", "team": "T0DPE"}
+
+
+def test_check_config_accepts_slack_and_masks_its_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("slack:\n  enabled: true\n  mode: http\n  bot_token: xoxb-secret-1\n  signing_secret: s3cr3t\n"
+                    "  review_channel: C1\n", encoding="utf-8")
+    assert main(["check-config", "-c", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Configuration valide" in printed and "xoxb-secret-1" not in printed and "s3cr3t" not in printed
+
+
+def test_a_run_with_slack_enabled_serves_it(migrated_db: Database, tmp_path: Path) -> None:
+    config = Config(database={"url": migrated_db.url.render_as_string(hide_password=False)},
+                    slack={"enabled": True, "mode": "socket", "bot_token": "xoxb-1", "app_token": "xapp-1"})
+    [platform] = enabled_platforms(App(config, db=migrated_db))
+    assert isinstance(platform, SlackIntegration) and platform.name == "slack"
