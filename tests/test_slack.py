@@ -29,7 +29,8 @@ async def test_slash_command_in_the_bots_dm_is_answered_there(ws: Workspace) -> 
     status, _body = await ws.slash("aide")
     assert status == 200 and time.monotonic() - started < 3
     [post] = await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
-    assert "soumettre" in post.text and "annuaire" in post.text
+    # The help names the commands as Slack users type them.
+    assert "`/odpe soumettre`" in post.text and "`/odpe annuaire &lt;departement…&gt;`" in post.text
 
 
 async def test_slash_command_elsewhere_answers_only_the_person(ws: Workspace) -> None:

@@ -110,6 +110,7 @@ class SlackIntegration:
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
+        self.renderer = render.Renderer(prefix=app.config.command_prefix, slash=SLASH_COMMAND)
         self.socket: AsyncSocketModeHandler | None = None
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
@@ -352,7 +353,7 @@ class SlackIntegration:
                 await self._reply(message, channel, replies, None)
                 return
         for reply in replies:  # elsewhere the bot may not be in the channel: only the person sees its answers
-            await respond(text=render.fallback(reply), blocks=render.blocks(reply), response_type="ephemeral")
+            await respond(text=render.fallback(reply), blocks=self.renderer.blocks(reply), response_type="ephemeral")
 
     async def _reply(self, message: Message, channel: str, replies: list[Reply], thread: str | None) -> None:
         """Send now; what Slack cannot take now waits in the outbox."""
@@ -560,7 +561,7 @@ class SlackIntegration:
         for reply in replies:
             if reply.tone is Tone.ERROR:
                 await self._call("chat_postEphemeral", channel=channel, user=user, thread_ts=ts,
-                                 text=render.fallback(reply), blocks=render.blocks(reply))
+                                 text=render.fallback(reply), blocks=self.renderer.blocks(reply))
             else:
                 await self._post(channel, reply, ts)
                 posted = True
@@ -574,7 +575,7 @@ class SlackIntegration:
             repo = Repos(session)
             item = await repo.items.get(rid) if rid is not None else None
             if item is None:
-                return render.blocks(reply)
+                return self.renderer.blocks(reply)
             entries = await repo.audit.for_subject(subject)
             last = entries[-1] if entries else None
             who = await repo.people.get(last.actor_id) if last and last.actor_id else None
@@ -584,7 +585,7 @@ class SlackIntegration:
                 state += " — " + str(_("{action} par {who} le {day}")).format(
                     action=review.action_label(last.action), who=who.display_name, day=last.at.strftime("%d/%m/%Y"))
             actions = [a for a in REVIEW_ACTIONS if item.status in review.TRANSITIONS[a].sources]
-            return render.review_blocks(reply, subject, state, actions)
+            return self.renderer.review_blocks(reply, subject, state, actions)
 
     async def _refresh_card(self, channel: str, ts: str) -> None:
         """The review message shows the item's new state: updated in place."""
@@ -635,7 +636,7 @@ class SlackIntegration:
             blocks = await self._review_card(reply, prompt.subject)
         else:
             prompt = None
-            blocks = render.blocks(reply)
+            blocks = self.renderer.blocks(reply)
         response = await self._call("chat_postMessage", channel=channel, text=render.fallback(reply),
                                     blocks=blocks or None, thread_ts=thread, unfurl_links=False, unfurl_media=False)
         ts = str(response["ts"])

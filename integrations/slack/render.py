@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import _
@@ -25,51 +26,80 @@ def slack_user(user: str) -> str | None:
     return user.removeprefix(SLACK_USER_PREFIX) if user.startswith(SLACK_USER_PREFIX) else None
 
 
-def span(item: Span) -> str:
-    if item.style == "mention" and item.user and slack_user(item.user):
-        return f"<@{slack_user(item.user)}>"
-    text = escape(item.text)
-    if item.style == "code":
-        text = f"`{text.replace('`', 'ʼ')}`"
-    elif item.style == "bold" and text.strip():
-        text = f"*{text}*"
-    elif item.style == "italic" and text.strip():
-        text = f"_{text}_"
-    if item.href:
-        text = f"<{escape(item.href)}|{text}>"
-    return text
+@dataclass(frozen=True)
+class Renderer:
+    """Renders for one bot: a command the core shows as `!aide` reads `/odpe aide` in Slack, where the slash
+    command works in every conversation (the prefix still works in the bot's DM)."""
 
+    prefix: str = "!"
+    slash: str = "/odpe"
 
-def spans(items: Sequence[Span]) -> str:
-    return "".join(span(s) for s in items)
+    def span(self, item: Span) -> str:
+        if item.style == "mention" and item.user and slack_user(item.user):
+            return f"<@{slack_user(item.user)}>"
+        text = item.text
+        if item.style == "code" and self.prefix and text.startswith(self.prefix) and len(text) > len(self.prefix):
+            text = f"{self.slash} {text.removeprefix(self.prefix)}"
+        text = escape(text)
+        if item.style == "code":
+            text = f"`{text.replace('`', 'ʼ')}`"
+        elif item.style == "bold" and text.strip():
+            text = f"*{text}*"
+        elif item.style == "italic" and text.strip():
+            text = f"_{text}_"
+        if item.href:
+            text = f"<{escape(item.href)}|{text}>"
+        return text
 
+    def spans(self, items: Sequence[Span]) -> str:
+        return "".join(self.span(s) for s in items)
 
-def mrkdwn(block: Block) -> str:
-    if isinstance(block, Para):
-        return spans(block.spans)
-    if isinstance(block, Heading):
-        return f"*{spans(block.spans)}*"
-    if isinstance(block, Bullets):
-        return "\n".join("• " + spans(item) for item in block.items)
-    return "\n".join(f"*{escape(label)}* : {spans(value)}" for label, value in block.rows)
+    def mrkdwn(self, block: Block) -> str:
+        if isinstance(block, Para):
+            return self.spans(block.spans)
+        if isinstance(block, Heading):
+            return f"*{self.spans(block.spans)}*"
+        if isinstance(block, Bullets):
+            return "\n".join("• " + self.spans(item) for item in block.items)
+        return "\n".join(f"*{escape(label)}* : {self.spans(value)}" for label, value in block.rows)
+
+    def blocks(self, reply: Reply) -> list[dict[str, Any]]:
+        """The reply's blocks: a heading first becomes a header, the rest mrkdwn sections."""
+        rendered: list[dict[str, Any]] = []
+        for index, block in enumerate(reply.body.blocks):
+            if isinstance(block, Heading) and index == 0:
+                rendered.append(header(block.plain()))
+            else:
+                warning = ":warning: " if reply.tone is Tone.ERROR and index == 0 else ""
+                rendered.append(section(warning + self.mrkdwn(block)))
+        return rendered[:MAX_BLOCKS]
+
+    def review_blocks(self, reply: Reply, subject: str, state: str, actions: Sequence[str]) -> list[dict[str, Any]]:
+        """A review card: the card, its state in words, and a button for each action its state allows."""
+        rendered = self.blocks(reply)[: MAX_BLOCKS - 2]
+        rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(state)}]})
+        buttons = []
+        for action, _key, style in REVIEW_BUTTONS:
+            if action not in actions:
+                continue
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": f"review:{action}",
+                "value": subject,
+                "text": {"type": "plain_text", "text": button_label(action)},
+            }
+            if style:
+                button["style"] = style
+            buttons.append(button)
+        if buttons:
+            rendered.append({"type": "actions", "block_id": f"review:{subject}", "elements": buttons})
+        return rendered
 
 
 def section(text: str) -> dict[str, Any]:
     if len(text) > SECTION_LIMIT:
         text = text[: SECTION_LIMIT - 1] + "…"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def blocks(reply: Reply) -> list[dict[str, Any]]:
-    """The reply's blocks: a heading becomes a header, the rest mrkdwn sections."""
-    rendered: list[dict[str, Any]] = []
-    for index, block in enumerate(reply.body.blocks):
-        if isinstance(block, Heading) and index == 0:
-            rendered.append(header(block.plain()))
-        else:
-            warning = ":warning: " if reply.tone is Tone.ERROR and index == 0 else ""
-            rendered.append(section(warning + mrkdwn(block)))
-    return rendered[:MAX_BLOCKS]
 
 
 def header(text: str) -> dict[str, Any]:
@@ -100,25 +130,3 @@ def button_label(action: str) -> str:
         "reject": _("❌ Refuser"),
     }
     return str(labels[action])
-
-
-def review_blocks(reply: Reply, subject: str, state: str, actions: Sequence[str]) -> list[dict[str, Any]]:
-    """A review card: the card, its state in words, and a button for each action its state allows."""
-    rendered = blocks(reply)[: MAX_BLOCKS - 2]
-    rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(state)}]})
-    buttons = []
-    for action, _key, style in REVIEW_BUTTONS:
-        if action not in actions:
-            continue
-        button: dict[str, Any] = {
-            "type": "button",
-            "action_id": f"review:{action}",
-            "value": subject,
-            "text": {"type": "plain_text", "text": button_label(action)},
-        }
-        if style:
-            button["style"] = style
-        buttons.append(button)
-    if buttons:
-        rendered.append({"type": "actions", "block_id": f"review:{subject}", "elements": buttons})
-    return rendered
