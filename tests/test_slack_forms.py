@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import jobs
 from storage.db import Database
 from tests.slack_fake import Call, Workspace, blocks_by_id, option, submit, submit_document_by_modal, workspace
 
@@ -27,9 +29,9 @@ def select(block: dict[str, Any], label: str) -> dict[str, Any]:
     return {"value": {"type": "static_select", "selected_option": option(block, label)}}
 
 
-async def opened_view(ws: Workspace, command: str) -> dict[str, Any]:
+async def opened_view(ws: Workspace, command: str, user: str = "UMARIE") -> dict[str, Any]:
     before = len(ws.fake.called("views.open"))
-    await ws.slash(command)
+    await ws.slash(command, user=user)
     calls = await ws.fake.wait_for(lambda: ws.fake.called("views.open")[before:])
     view: dict[str, Any] = calls[0]["view"]
     return view
@@ -96,3 +98,32 @@ async def test_app_home_lists_the_persons_submissions_with_their_state(ws: Works
     await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
     [home] = await ws.fake.wait_for(lambda: ws.fake.called("views.publish", user_id="UMARIE"))
     assert "D-1" in home.text and "Rapport annuel 2025 : soumis, en attente de relecture" in home.text
+
+
+async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_once(ws: Workspace) -> None:
+    view = await opened_view(ws, "evenement", user="UADMIN")
+    blocks = blocks_by_id(view)
+    start = (datetime.now(UTC) + timedelta(days=3)).astimezone(ZoneInfo("Europe/Paris"))
+    state = {
+        "title": text("Séminaire du réseau"), "date": {"value": {"type": "datepicker", "selected_date":
+                                                                  start.date().isoformat()}},
+        "start": text("10h"), "end": text(None), "place": text("https://visio.example/seminaire"),
+        "description": text(None), "scope": select(blocks["scope"], "Tout le réseau"),
+    }
+    answer = await submit(ws, view, state, user="UADMIN")
+    await submit(ws, answer["view"], {}, user="UADMIN")
+    await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUADMIN") if "E-1 ajouté" in c.text])
+
+    begins = start.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
+    for _ in range(2):  # the scheduler runs every minute: the day-before reminder goes once
+        await jobs.remind_events(ws.app, now=begins - timedelta(hours=2))
+    [reminder] = await ws.fake.wait_for(lambda: ws.fake.posted("CANNOUNCE"))
+    assert "Rappel : Séminaire du réseau" in reminder.text and "https://visio.example/seminaire" in reminder.text
+
+    monday = begins - timedelta(days=begins.weekday(), hours=begins.hour - 12)
+    for _ in range(2):
+        await jobs.weekly_digest(ws.app, now=monday)
+    digests = await ws.fake.wait_for(
+        lambda: [c for c in ws.fake.posted("CANNOUNCE") if "La semaine du réseau" in c.text])
+    await ws.app.outbox.send_due()
+    assert len(digests) == 1 and len(ws.fake.posted("CANNOUNCE")) == 2
