@@ -189,3 +189,13 @@ async def test_reactions_on_the_card_work_as_on_matrix_and_the_reason_is_written
     assert "Motif : Document déjà transmis l'an dernier" in told[0].text
     update = await ws.fake.wait_for(lambda: [c for c in ws.fake.called("chat.update", ts=ts) if "refusé" in c.text])
     assert buttons(update[-1]) == []
+
+
+async def test_reject_on_an_item_decided_meanwhile_says_why_without_asking_a_reason(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    await click(ws, card, "approve")
+    await ws.fake.wait_for(lambda: ws.fake.posted("CANNOUNCE"))
+    await click(ws, card, "reject", user="UBOB")
+    [refused] = await ws.fake.wait_for(lambda: ws.fake.called("chat.postEphemeral", user="UBOB"))
+    assert "D-1 a déjà été archivé par uonpe" in refused.text
+    assert len(ws.fake.called("views.open")) == 1  # the document's form only

@@ -496,6 +496,10 @@ class SlackIntegration:
             return
         if name in ("reject", "request_info"):
             person = await self._person(user)
+            too_late = await self._too_late(user, person, subject, name)
+            if too_late is not None:  # no reason to ask for: say why, show the card as it is now
+                await self._answer_action(channel, ts, user, [Reply.error(too_late)])
+                return
             form = self.app.router.dialogs.flows["review_reason"].form
             metadata = {"subject": subject, "action": name, "channel": channel, "ts": ts}
             with language(self._language(person)):
@@ -507,6 +511,19 @@ class SlackIntegration:
             return
         reaction = self._reaction(user, await self._name(user), channel, name, subject, body["trigger_id"])
         await self._answer_action(channel, ts, user, await self.app.router.handle_reaction(reaction))
+
+    async def _too_late(self, user: str, person: Person, subject: str, action: str) -> str | None:
+        """Why `action` can no longer be taken on `subject` (e.g. it was archived meanwhile), in the core's words."""
+        rid = parse_readable_id(subject)
+        async with self.app.db.session() as session:
+            repo = Repos(session)
+            item = await repo.items.get(rid) if rid is not None else None
+            if item is None or item.status in review.TRANSITIONS[action].sources:
+                return None
+            channel = self.config.review_channel or ""
+            message = self._message(user, person.display_name, channel, RoomKind.REVIEW, "", f"too-late:{subject}")
+            with language(self._language(person)):
+                return await review.why_not(self._context(message, person, repo), item, action)
 
     async def on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item, user = event.get("item") or {}, event.get("user")
