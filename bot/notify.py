@@ -44,12 +44,12 @@ async def to_announcements(ctx: Context, reply: Reply, key: str) -> None:
 
 
 def admins(admin_ids: list[str], platforms: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(platform, user id) of each configured admin: `slack:U…` is a Slack user, any other id is the user of
-    each other platform running (a Matrix id, say)."""
+    """(platform, user id) of each configured admin: `slack:U…` is a Slack user (that is its id for the core), any
+    other id is the user of each other platform running (a Matrix id, say)."""
     found: list[tuple[str, str]] = []
     for admin in admin_ids:
         if admin.startswith("slack:"):
-            found.extend(("slack", admin.removeprefix("slack:")) for p in platforms if p == "slack")
+            found.extend(("slack", admin) for p in platforms if p == "slack")
         else:
             found.extend((p, admin) for p in platforms if p != "slack")
     return found
