@@ -81,6 +81,9 @@ async def test_full_document_circuit_through_modal_and_buttons_announces_once(ws
     await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "Bonne nouvelle" in c.text])
     updates = await ws.fake.wait_for(lambda: ws.fake.called("chat.update", ts=card.result["ts"])[1:])
     assert "archivé" in updates[-1].text and buttons(updates[-1]) == []
+    # The submitter's App Home follows the news they are told.
+    await ws.fake.wait_for(
+        lambda: [c for c in ws.fake.called("views.publish", user_id="UMARIE") if "2025 : archivé" in c.text])
 
     # A second click (a reviewer who had not seen the update) is refused, to that reviewer only.
     await click(ws, card, "approve", user="UBOB")

@@ -391,7 +391,9 @@ class SlackIntegration:
     async def on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or self._foreign(body, event):
             return
-        user = event["user"]
+        await self._publish_home(event["user"])
+
+    async def _publish_home(self, user: str) -> None:
         name = await self._name(user)
         async with self.app.db.session() as session:
             repo = Repos(session)
@@ -628,6 +630,13 @@ class SlackIntegration:
             await self._post(channel, reply, payload.get("thread_ts"))
             async with self.app.db.session() as session:
                 await Repos(session).kv.set(key, True)
+        if target.startswith("dm:"):
+            # What the bot tells a person is mostly news of their items: their App Home shows it too.
+            user = target.removeprefix("dm:").removeprefix(render.SLACK_USER_PREFIX)
+            try:
+                await self._publish_home(user)
+            except Exception as exc:  # the message went out; the Home is refreshed at its next opening anyway
+                log.info("Slack: App Home of %s not refreshed (%s)", user, type(exc).__name__)
 
     async def _channels(self, target: str) -> list[str]:
         if target == notify.REVIEW:
