@@ -17,6 +17,7 @@ from storage.repositories import Repos
 log = logging.getLogger(__name__)
 
 PROCESSED_EVENTS_KEPT = timedelta(days=30)  # platforms do not redeliver that late
+DELIVERY_NOTES = ("slack:delivered:",)
 
 
 class Platform(Protocol):
@@ -84,6 +85,10 @@ class Runtime:
 
 
 async def housekeeping(app: App) -> None:
+    cutoff = datetime.now(UTC) - PROCESSED_EVENTS_KEPT
     async with app.db.session() as session:
-        pruned = await Repos(session).processed.prune(datetime.now(UTC) - PROCESSED_EVENTS_KEPT)
-    log.info("housekeeping: %d processed event ids pruned", pruned)
+        repos = Repos(session)
+        pruned = await repos.processed.prune(cutoff)
+        # What a platform noted of the messages it delivered, for retries that come within minutes.
+        delivered = sum([await repos.kv.prune(prefix, cutoff) for prefix in DELIVERY_NOTES])
+    log.info("housekeeping: %d processed event ids and %d delivery notes pruned", pruned, delivered)

@@ -73,6 +73,19 @@ async def test_pruning_forgets_only_old_events(migrated_db: Database) -> None:
         assert await repos.processed.mark("matrix", "$old")
 
 
+async def test_pruning_key_values_forgets_only_old_keys_of_the_prefix(migrated_db: Database) -> None:
+    async with migrated_db.repos() as repos:
+        await repos.kv.set("slack:delivered:1:0", True)
+        await repos.kv.set("slack_delivered_x", True)  # `_` is no wildcard
+        await repos.kv.set("matrix.next_batch", "s1")
+    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    async with migrated_db.repos() as repos:
+        assert await repos.kv.prune("slack:delivered:", cutoff - timedelta(days=1)) == 0
+        assert await repos.kv.prune("slack:delivered:", cutoff) == 1
+        assert await repos.kv.get("slack:delivered:1:0") is None
+        assert await repos.kv.get("slack_delivered_x") and await repos.kv.get("matrix.next_batch") == "s1"
+
+
 async def test_key_values_default_then_hold_the_last_value(migrated_db: Database) -> None:
     async with migrated_db.repos() as repos:
         assert await repos.kv.get("matrix.next_batch") is None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 
 from storage.models import KeyValue, utcnow
 from storage.repositories.base import Repository
@@ -24,3 +25,10 @@ class KeyValueRepository(Repository):
             .on_conflict_do_update(index_elements=[KeyValue.key], set_={"value": value, "updated_at": now})
         )
         await self.session.execute(statement)
+
+    async def prune(self, prefix: str, older_than: datetime) -> int:
+        """Forget the keys starting with `prefix` last written before `older_than`; how many went."""
+        statement = delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True),
+                                           KeyValue.updated_at < older_than)
+        result = await self.session.execute(statement)
+        return int(cast(CursorResult[Any], result).rowcount)
