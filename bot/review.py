@@ -165,7 +165,22 @@ async def apply(
     await indexing.follow(ctx.repo, item)
     if effects is not None:
         await effects(ctx, item)
+    if transition.actor is Actor.REVIEWER:
+        await _tell_other_review_rooms(ctx, item, action, note)
     return item
+
+
+async def _tell_other_review_rooms(ctx: Context, item: Item, action: str, note: str | None) -> None:
+    """A decision taken on one platform is said in the item's thread of the other platforms' review rooms (where
+    Slack's card then shows the new state); the reviewer's own room has the command's answer."""
+    rid = str(item.readable_id)
+    text = str(_("{id} : {action} par {who}.")).format(id=rid, action=action_label(action),
+                                                      who=ctx.person.display_name)
+    lines = [text] + ([str(_("Note : {note}")).format(note=note)] if note else [])
+    for platform in ctx.platforms:
+        if platform != ctx.message.platform:
+            key = f"{platform}:elsewhere:{rid}:{action}:{ctx.message.platform}:{ctx.message.event_id}"
+            await notify.send(ctx, platform, notify.REVIEW, Reply.text(*lines, topic=rid), key)
 
 
 async def tell_submitter(ctx: Context, item: Item, reply: Reply, key: str) -> None:

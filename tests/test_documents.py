@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from bot import jobs
 from bot.app import App
-from bot.messages import Attachment, RoomKind, Tone
+from bot.messages import Attachment, Reply, RoomKind, Tone
 from tests.circuit import Circuit, pdf
 
 REVIEW = RoomKind.REVIEW
@@ -315,3 +316,22 @@ async def test_an_answer_delivered_twice_counts_once(circuit: Circuit) -> None:
     again = await circuit.app.router.handle(answer)
     assert "Étape 2/10" in first[0].plain() and again == []
     assert "Étape 3/10" in await circuit.text("Titre")
+
+
+async def test_a_decision_is_told_in_the_items_thread_of_the_other_platforms_review_rooms(app: App) -> None:
+    circuit = Circuit(app)
+    elsewhere: list[tuple[str, Reply]] = []
+
+    async def deliver(message_id: int, target: str, payload: dict[str, Any]) -> None:
+        elsewhere.append((target, Reply.from_json(payload["reply"])))
+
+    app.router.platforms[:] = ["console", "slack"]
+    app.outbox.register("slack", deliver)
+    rid = await circuit.submit()
+    await circuit.say(f"!prendre {rid}", user="onpe", room=REVIEW)
+    await circuit.say(f"!approuver {rid} Très utile", user="onpe", room=REVIEW)
+    told = [(target, reply.plain(), reply.topic) for target, reply in elsewhere if target == "review"]
+    assert ("review", f"{rid} : pris en charge par onpe.", rid) in told
+    assert ("review", f"{rid} : accepté par onpe.\nNote : Très utile", rid) in told
+    # The reviewer's own review room has the command's answer, not this line too.
+    assert not any("accepté par onpe." in s.text for s in circuit.to("review"))
