@@ -28,6 +28,7 @@ from nio import (
     RoomCreateResponse,
     RoomMessageNotice,
     RoomMessageText,
+    RoomSendResponse,
     SyncResponse,
 )
 
@@ -59,7 +60,10 @@ class FloorBot:
 
         async def on_message(room: MatrixRoom, event: RoomMessageText) -> None:
             if event.sender != self.client.user_id:
-                await self.client.room_send(room.room_id, "m.room.message", {"msgtype": "m.notice", "body": "ok"})
+                response = await self.client.room_send(room.room_id, "m.room.message",
+                                                       {"msgtype": "m.notice", "body": "ok"})
+                if not isinstance(response, RoomSendResponse):
+                    print(f"floor: an answer was refused: {response}", file=sys.stderr)
 
         self.client.add_event_callback(on_invite, InviteMemberEvent)  # type: ignore[arg-type]
         self.client.add_event_callback(on_message, RoomMessageText)  # type: ignore[arg-type]
@@ -142,7 +146,20 @@ class Sender:
                     self.answers.put_nowait(time.perf_counter())
 
     async def ask(self, text: str = "!aide") -> None:
-        await self.client.room_send(self.room, "m.room.message", {"msgtype": "m.text", "body": text})
+        """Send `text`, again if the homeserver refused it (a lost question is not a lost answer)."""
+        for _attempt in range(5):
+            response = await self.client.room_send(self.room, "m.room.message", {"msgtype": "m.text", "body": text})
+            if isinstance(response, RoomSendResponse):
+                return
+            await asyncio.sleep(0.5)
+        raise SystemExit(f"{self.client.user_id} could not send its question: {response}")
+
+    async def held(self) -> tuple[int, int]:
+        """The questions and answers the homeserver holds for this DM, to tell a lost answer from a missed one."""
+        response = await self.client.room_messages(self.room, limit=1000)
+        chunk = getattr(response, "chunk", [])
+        questions = sum(isinstance(e, RoomMessageText) and e.sender == self.client.user_id for e in chunk)
+        return questions, sum(isinstance(e, RoomMessageNotice) and e.sender == self.bot_id for e in chunk)
 
     async def close(self) -> None:
         if self.task:
@@ -162,10 +179,17 @@ async def burst(senders: list[Sender], per_person: int) -> float:
     """Answers per second when everyone sends `per_person` commands at once."""
     start = time.perf_counter()
     await asyncio.gather(*(s.ask() for s in senders for _ in range(per_person)))
-    last = start
+    last, came = start, 0
     for sender in senders:
         for _ in range(per_person):
-            last = max(last, await asyncio.wait_for(sender.answers.get(), 120))
+            try:
+                last = max(last, await asyncio.wait_for(sender.answers.get(), 120))
+            except TimeoutError:
+                held = [await s.held() for s in senders]
+                raise TimeoutError(f"{came} of {len(senders) * per_person} answers came; the rooms hold "
+                                   f"{sum(q for q, _a in held)} questions and {sum(a for _q, a in held)} answers "
+                                   "in all") from None
+            came += 1
     return len(senders) * per_person / (last - start)
 
 
@@ -230,8 +254,8 @@ async def main() -> None:
                     for contender in (floor, ours) if n % 2 else (ours, floor):
                         try:
                             contender.rates.append(await burst(contender.senders, options.per_person))
-                        except TimeoutError:
-                            raise SystemExit(f"{contender.name}: an answer of the burst never came") from None
+                        except TimeoutError as missing:
+                            raise SystemExit(f"{contender.name}: the burst was not all answered ({missing})") from None
                 floor_figures, our_figures = floor.report(), ours.report()
             finally:
                 await ours.stop()
