@@ -332,3 +332,12 @@ async def test_a_series_changed_at_its_source_gets_a_higher_sequence_in_the_feed
     [series] = cast(list[Any], icalendar.Calendar.from_ical(await department_feed(circuit.app)).walk("VEVENT"))
     assert str(series["SUMMARY"]) == "Permanence (salle 2)" and series["SEQUENCE"] == 1
     assert "RRULE" in series and "EXDATE" in series
+
+
+def test_admins_are_told_on_the_platform_their_id_names() -> None:
+    from bot import notify
+
+    both = ("matrix", "slack")
+    assert notify.admins(["@admin:example.org", "slack:U0ADMIN"], both) == [
+        ("matrix", "@admin:example.org"), ("slack", "slack:U0ADMIN")]
+    assert notify.admins(["slack:U0ADMIN"], ("matrix",)) == []  # Slack is not running: nobody to tell there
