@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from bot.app import App
 from bot.config import CalendarConfig
 from bot.dialogs import expired_notice
 from bot.i18n import language
-from calendars.imports import FeedError, fetch, host_of, read, withdraw
+from calendars.imports import FeedError, Fetched, fetch, host_of, read, withdraw
 from commands.calendar import Outcome, record_reading, send_digest, send_reminders
 from commands.questions import remind_unanswered
 from commands.review import remind_waiting
@@ -74,15 +75,15 @@ async def refresh_calendars(app: App, now: datetime | None = None, client: httpx
         repo = Repos(session)
         for removed in await repo.calendar_sources.sync_config(settings.external_feeds):
             await withdraw(repo, removed.url, now)
-        due = [(s.id, s.url, s.etag, s.last_modified) for s in await repo.calendar_sources.due(now)]
+        due = [(s.id, s.url, s.etag, s.last_modified, s.body_digest) for s in await repo.calendar_sources.due(now)]
     if not due:
         return 0
     owned = client is None
     client = client or httpx.AsyncClient(follow_redirects=True)
     admins = notify.admins(app.config.roles.admins, tuple(app.router.platforms))
     try:
-        for source_id, url, etag, last_modified in due:
-            outcome = await _read_source(client, url, etag, last_modified, tz, now, past, settings)
+        for source_id, url, etag, last_modified, digest in due:
+            outcome = await _read_source(client, url, etag, last_modified, digest, tz, now, past, settings)
             async with app.db.session() as session:
                 await record_reading(Repos(session), source_id, outcome, now, admins=admins, lang=app.config.language,
                                      past=past, max_mb=settings.import_max_mb)
@@ -96,19 +97,22 @@ async def refresh_calendars(app: App, now: datetime | None = None, client: httpx
 
 
 async def _read_source(
-    client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None, tz: ZoneInfo, now: datetime,
-    past: timedelta, settings: CalendarConfig,
+    client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None, digest: str | None,
+    tz: ZoneInfo, now: datetime, past: timedelta, settings: CalendarConfig,
 ) -> Outcome:
     try:
         fetched = await fetch(client, url, etag, last_modified, timeout=settings.import_timeout_seconds,
                               max_bytes=int(settings.import_max_mb * 1024 * 1024))
         if fetched.body is None:
             return Outcome(fetched=fetched)
+        body_digest = hashlib.sha256(fetched.body + now.astimezone(tz).date().isoformat().encode()).hexdigest()
+        if body_digest == digest:  # the same body today: nothing to read again
+            return Outcome(fetched=Fetched(None, fetched.etag, fetched.last_modified), digest=digest)
         reading = await asyncio.to_thread(read, fetched.body, tz, now, past=past,
                                           max_events=settings.import_max_events)
     except FeedError as problem:
         return Outcome(problem=problem)
-    return Outcome(fetched=fetched, reading=reading)
+    return Outcome(fetched=fetched, reading=reading, digest=body_digest)
 
 
 async def weekly_digest(app: App, now: datetime | None = None) -> bool:

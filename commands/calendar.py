@@ -316,6 +316,7 @@ class Outcome:
     problem: FeedError | None = None
     fetched: Fetched | None = None
     reading: Reading | None = None
+    digest: str | None = None  # of the body read (see CalendarSource.body_digest)
 
 
 async def record_reading(
@@ -349,9 +350,10 @@ async def record_reading(
         return None
     merged = None
     assert outcome.fetched is not None
+    source.etag, source.last_modified = outcome.fetched.etag, outcome.fetched.last_modified
+    source.body_digest = outcome.digest or source.body_digest
     if outcome.reading is not None:
         merged = await merge(repo, source, outcome.reading, now, past)
-        source.etag, source.last_modified = outcome.fetched.etag, outcome.fetched.last_modified
         source.events = len(outcome.reading.events) - len(merged.taken)
         source.skipped = outcome.reading.skipped + len(merged.taken)
     if source.failing_since is not None:

@@ -258,6 +258,9 @@ class CalendarSource(Base):
     added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
     etag: Mapped[str | None]
     last_modified: Mapped[str | None]  # as the server wrote it, sent back in If-Modified-Since
+    # SHA-256 of the last body read and of its day: an unchanged body from a server that gives neither ETag nor
+    # Last-Modified is not read again the same day (the next day it is, as events enter the reading window).
+    body_digest: Mapped[str | None]
     checked_at: Mapped[datetime | None]
     succeeded_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]

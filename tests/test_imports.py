@@ -341,3 +341,36 @@ def test_admins_are_told_on_the_platform_their_id_names() -> None:
     assert notify.admins(["@admin:example.org", "slack:U0ADMIN"], both) == [
         ("matrix", "@admin:example.org"), ("slack", "slack:U0ADMIN")]
     assert notify.admins(["slack:U0ADMIN"], ("matrix",)) == []  # Slack is not running: nobody to tell there
+
+
+async def test_a_body_without_validators_is_read_once_a_day_when_unchanged(
+    circuit: Circuit, server: FeedServer
+) -> None:
+    from calendars.imports import AHEAD
+
+    far = NOW + AHEAD + timedelta(hours=12)
+    server.etag = None  # the server says neither ETag nor Last-Modified
+    server.body = calendar(COMMISSION, vevent("loin@allier.fr", "Dans trois ans", f"DTSTART:{far:%Y%m%dT%H%M%SZ}"))
+    await refresh(circuit, NOW)
+    async with circuit.app.db.session() as session:
+        commission = await Repos(session).events.by_uid("commission-42@allier.fr")
+        assert commission is not None
+        commission.title = "Changé ici"  # what a new reading of the source would set back
+    await refresh(circuit, NOW + timedelta(hours=2))
+    events = await imported(circuit.app)
+    assert events["commission-42@allier.fr"].title == "Changé ici" and "loin@allier.fr" not in events
+    # The next day the same body is read again: the far event has entered the three years read.
+    await refresh(circuit, NOW + timedelta(days=1))
+    events = await imported(circuit.app)
+    assert events["commission-42@allier.fr"].title == "Commission formation" and "loin@allier.fr" in events
+
+
+async def test_a_source_given_another_department_moves_its_events_even_when_the_server_says_304(
+    migrated_db: Database, tmp_path: Path, server: FeedServer
+) -> None:
+    await refresh(Circuit(make_app(migrated_db, tmp_path, [{"url": server.url, "department": "03"}])), NOW)
+    moved = Circuit(make_app(migrated_db, tmp_path, [{"url": server.url, "department": "63"}]))
+    await refresh(moved, NOW + timedelta(hours=2))
+    assert server.requests[-1].get("If-None-Match") is None
+    assert {e.department for e in (await imported(moved.app)).values()} == {"63"}
+    assert "commission-42@allier.fr" in (await department_feed(moved.app, "63")).decode()

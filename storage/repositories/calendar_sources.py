@@ -55,7 +55,10 @@ class CalendarSourceRepository(Repository):
                     removed.append(source)
                 continue
             source.from_config = True
-            source.department = feed.department
+            if source.department != feed.department:
+                # Its events move: the next reading must merge them again, even if the server says 304.
+                source.department = feed.department
+                source.etag = source.last_modified = source.body_digest = None
             source.refresh_minutes = feed.refresh_minutes
         for feed in wanted.values():
             await self.add(feed.url, feed.department, feed.refresh_minutes, from_config=True)

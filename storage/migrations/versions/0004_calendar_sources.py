@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("added_by_id", sa.Integer(), nullable=True),
         sa.Column("etag", sa.String(), nullable=True),
         sa.Column("last_modified", sa.String(), nullable=True),
+        sa.Column("body_digest", sa.String(), nullable=True),
         _at("checked_at"),
         _at("succeeded_at"),
         _at("failing_since"),
