@@ -55,6 +55,7 @@ from bot.messages import (
     UserId,
 )
 from bot.outbox import PermanentDeliveryError
+from integrations import connecting
 from integrations.matrix import credentials, render
 from integrations.matrix.cross_signing import CrossSigning, CrossSigningError
 from storage.files import FileStore
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 PLATFORM = Platform("matrix")
 SYNC_TIMEOUT_MS = 30_000
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
-MAX_BACKOFF = 60.0
 MAX_EVENT_ATTEMPTS = 3
 TYPING_AFTER = 0.5  # seconds of work before "the bot is typing" shows
 MAX_SYNC_AGE = 3 * SYNC_TIMEOUT_MS / 1000  # an idle long poll returns every 30 s: three missed is unwell
@@ -114,25 +114,16 @@ class MatrixIntegration:
         self._sync_task = asyncio.create_task(self._run(), name="matrix")
 
     async def _run(self) -> None:
-        backoff = 1.0
-        while not self._stop.is_set():
-            try:
-                await self._connect()
-                break
-            except MatrixError as exc:
-                # A refused login or an unknown room will not fix itself: say it, in the log and in /healthz.
-                self.failure = str(exc)
-                log.error("Matrix: %s", exc)
-                return
-            except Exception as exc:
-                self.failure = f"homeserver unreachable ({type(exc).__name__})"
-                log.warning("Matrix: cannot connect (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+        # A refused login or an unknown room will not fix itself: it is said, in the log and in /healthz.
+        if not await connecting.keep_trying(self._connect, self._stop, name="Matrix", fatal=MatrixError,
+                                            unreachable="homeserver unreachable", report=self._failed):
+            return
         self.failure = None
         self.ready.set()
         await self._sync_forever()
+
+    def _failed(self, reason: str) -> None:
+        self.failure = reason
 
     async def _connect(self) -> None:
         """Log in (or reuse the stored device), set up encryption and rooms."""
@@ -325,9 +316,8 @@ class MatrixIntegration:
                 raise
             except Exception as exc:
                 log.warning("Matrix sync failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                await connecting.pause(self._stop, backoff)
+                backoff = connecting.longer(backoff)
 
     async def _save_token_soon(self, token: str) -> None:
         """Save while the next sync waits, so that answers are not held up; one save at a time keeps them in

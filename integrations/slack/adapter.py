@@ -48,7 +48,7 @@ from bot.messages import (
 )
 from bot.outbox import PermanentDeliveryError
 from bot.permissions import roles_of
-from integrations import http
+from integrations import connecting, http
 from integrations.slack import modals, render
 from integrations.slack.home import home_view
 from storage.files import FileStore
@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = Platform("slack")
 SLASH_COMMAND = "/odpe"
-MAX_BACKOFF = 60.0
 # Commands whose dialog opens as a modal when run as `/odpe <command>` without arguments.
 MODAL_FORMS = {"soumettre": "document", "pratique": "practice", "evenement": "event"}
 # Errors that retrying will not cure.
@@ -145,23 +144,12 @@ class SlackIntegration:
         self._task = asyncio.create_task(self._run(), name="slack")
 
     async def _run(self) -> None:
-        backoff = 1.0
-        while not self._stop.is_set():
-            try:
-                await self._connect()
-                break
-            except SlackError as exc:
-                self.failure = str(exc)
-                log.error("Slack: %s", exc)
-                return
-            except Exception as exc:
-                self.failure = f"Slack unreachable ({type(exc).__name__})"
-                log.warning("Slack: cannot connect (%s); retrying in %.0f s", type(exc).__name__, backoff)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        if self.failure is None:
+        if await connecting.keep_trying(self._connect, self._stop, name="Slack", fatal=SlackError,
+                                        unreachable="Slack unreachable", report=self._failed):
             self.ready.set()
+
+    def _failed(self, reason: str) -> None:
+        self.failure = reason
 
     async def _connect(self) -> None:
         try:
