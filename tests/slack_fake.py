@@ -421,4 +421,6 @@ async def submit_document_by_modal(ws: Workspace) -> Call:
     assert answer["response_action"] == "update", answer
     await submit(ws, answer["view"], {})
     [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    # The card is complete, as reviewers see it, once its file is in its thread (the bot notes the card first).
+    await ws.fake.wait_for(lambda: ws.fake.called("files.completeUploadExternal"))
     return card
