@@ -110,7 +110,7 @@ class Router:
                 wait = self.limiter.take(user_key)
                 if wait:
                     self.metrics.commands.labels("-", "rate_limited").inc()
-                    return [self._rate_limited(wait)] if self.limiter.should_warn(user_key) else []
+                    return [self.rate_limited(wait)] if self.limiter.should_warn(user_key) else []
                 if quote_error is not None:
                     opener = quote_error.opener
                     return [Reply.error(_("Un guillemet {q} est ouvert mais jamais fermé.").format(q=opener))]
@@ -274,7 +274,13 @@ class Router:
         if message.dedupe:
             await repo.processed.mark(message.platform, message.event_id)
 
-    def _rate_limited(self, wait: float) -> Reply:
+    def paced(self, platform: str, sender: str) -> Reply | None:
+        """For what an integration starts outside `handle` (a Slack modal): None when the person may go on, the
+        sentence saying how long to wait otherwise. It counts as one command."""
+        wait = self.limiter.take(f"{platform}:{sender}")
+        return self.rate_limited(wait) if wait else None
+
+    def rate_limited(self, wait: float) -> Reply:
         return Reply.error(
             _("Vous envoyez beaucoup de commandes à la suite : patientez {s} secondes, puis réessayez.").format(
                 s=max(1, round(wait))

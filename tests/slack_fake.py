@@ -318,7 +318,8 @@ def next_ts() -> str:
 
 
 def workspace_config(database_url: str, files: Path, fake: FakeSlack, mode: str = "http",
-                     announcement_channels: tuple[str, ...] = ("CANNOUNCE",)) -> Config:
+                     announcement_channels: tuple[str, ...] = ("CANNOUNCE",),
+                     rate_limit: dict[str, int] | None = None) -> Config:
     slack: dict[str, Any] = {
         "enabled": True, "mode": mode, "bot_token": "xoxb-fake-token", "api_url": fake.api_url,
         "review_channel": "CREVIEW", "announcement_channels": list(announcement_channels),
@@ -329,17 +330,18 @@ def workspace_config(database_url: str, files: Path, fake: FakeSlack, mode: str 
         slack["app_token"] = "xapp-fake-token"
     return Config(
         database={"url": database_url}, files={"dir": str(files)}, http={"port": 0},
-        rate_limit={"per_minute": 0}, slack=slack, roles={"admins": ["slack:UADMIN"]},
+        rate_limit=rate_limit or {"per_minute": 0}, slack=slack, roles={"admins": ["slack:UADMIN"]},
     )
 
 
 @asynccontextmanager
 async def workspace(db: Database, files: Path, mode: str = "http",
-                    announcement_channels: tuple[str, ...] = ("CANNOUNCE",)) -> AsyncIterator[Workspace]:
+                    announcement_channels: tuple[str, ...] = ("CANNOUNCE",),
+                    rate_limit: dict[str, int] | None = None) -> AsyncIterator[Workspace]:
     fake = FakeSlack()
     await fake.start()
     url = db.url.render_as_string(hide_password=False)
-    app = App(workspace_config(url, files, fake, mode, announcement_channels), db=db)
+    app = App(workspace_config(url, files, fake, mode, announcement_channels, rate_limit), db=db)
     slack = SlackIntegration(app)
     app.router.platforms[:] = [slack.name]
     server = HttpServer(app)

@@ -127,3 +127,14 @@ async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_o
         lambda: [c for c in ws.fake.posted("CANNOUNCE") if "La semaine du réseau" in c.text])
     await ws.app.outbox.send_due()
     assert len(digests) == 1 and len(ws.fake.posted("CANNOUNCE")) == 2
+
+
+async def test_opening_modals_counts_against_the_persons_rate_limit(migrated_db: Database, tmp_path: Path) -> None:
+    async with workspace(migrated_db, tmp_path / "files", rate_limit={"per_minute": 1, "burst": 2}) as ws:
+        for _ in range(2):
+            await ws.slash("soumettre")
+        await ws.fake.wait_for(lambda: len(ws.fake.called("views.open")) == 2)
+        await ws.slash("soumettre")
+        [limited] = await ws.fake.wait_for(lambda: ws.fake.responses)
+        assert limited["response_type"] == "ephemeral" and "patientez" in limited["text"]
+        assert len(ws.fake.called("views.open")) == 2

@@ -397,6 +397,11 @@ class SlackIntegration:
         async with self.app.db.session() as session:
             current = await Repos(session).dialogs.get(person.id)
         with language(self._language(person)):
+            paced = self.app.router.paced(PLATFORM, person_id(body["user_id"]))
+            if paced is not None:
+                await respond(text=render.fallback(paced), blocks=self.renderer.blocks(paced),
+                              response_type="ephemeral")
+                return
             busy = self._busy(current)
             if busy is not None:
                 await respond(text=render.escape(busy), response_type="ephemeral")
