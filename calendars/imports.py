@@ -289,8 +289,9 @@ def _event(uid: str, master: Any, components: Sequence[Any], tz: ZoneInfo,
 
 # --- Merging -----------------------------------------------------------------------------------------------------
 
-_COMPARED = ("title", "starts_at", "ends_at", "all_day", "location", "url", "description", "cancelled",
-             "recurrence", "series_ends_at", "scope", "department")
+# What a source says of an event, as the event's columns.
+_FROM_SOURCE = ("title", "starts_at", "ends_at", "all_day", "location", "url", "description", "cancelled",
+                "recurrence", "series_ends_at")
 
 
 @dataclass
@@ -313,12 +314,8 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
     taken = await repo.events.taken_uids(e.uid for e in reading.events if e.uid not in known)
     new: list[Event] = []
     for imported in reading.events:
-        values: dict[str, Any] = dict(
-            title=imported.title, starts_at=imported.starts_at, ends_at=imported.ends_at, all_day=imported.all_day,
-            location=imported.location, url=imported.url, description=imported.description,
-            cancelled=imported.cancelled, recurrence=imported.recurrence, series_ends_at=imported.series_ends_at,
-            scope=scope, department=source.department,
-        )
+        values = {name: getattr(imported, name) for name in _FROM_SOURCE}
+        values.update(scope=scope, department=source.department)
         event = known.pop(imported.uid, None)
         if event is None:
             if imported.uid in taken:

@@ -21,6 +21,7 @@ from bot.rich import Bullets, Heading, Para, Span, code, fill
 from calendars.imports import FeedError, Fetched, Merge, Reading, host_of, merge, withdraw
 from calendars.occurrences import Occurrence, occurrences
 from commands import command, registry
+from commands.directory import target_department
 from commands.documents import start_dialog
 from storage import departments
 from storage.ids import ReadableId
@@ -278,11 +279,7 @@ async def add_source(ctx: Context, address: str, department: str | None) -> Repl
     if not address.lower().startswith(("http://", "https://", "webcal://")):
         raise UserError(_("« {v} » n'est pas une adresse d'agenda : elle commence par https:// ou webcal://.").format(
             v=address))
-    code_ = None
-    if department is not None:
-        code_ = departments.normalize_code(department)
-        if code_ is None:
-            raise UserError(_("« {v} » n'est pas un code de département (ex. 03, 2A, 974).").format(v=department))
+    code_ = target_department(department).code if department is not None else None
     if await ctx.repo.calendar_sources.by_url(address) is not None:
         raise UserError(_("Cet agenda est déjà suivi (« agenda sources »)."))
     source = await ctx.repo.calendar_sources.add(address, code_, DEFAULT_REFRESH_MINUTES, added_by_id=ctx.person.id)
@@ -408,7 +405,7 @@ async def subscribe(ctx: Context, quoi: str | None, departement: str | None) -> 
         if not scope:
             raise UserError(_("« {v} » : choisissez reseau, departement NN ou revoquer.").format(v=quoi))
         if scope == "department":
-            dept = departments.normalize_code(departement or "") or ctx.person.department
+            dept = target_department(departement).code if departement else ctx.person.department
             if not dept:
                 raise UserError(_("Indiquez le département, ex. « abonnement departement 03 »."))
     raw = await ctx.repo.feeds.issue(ctx.person.id, scope, dept)
