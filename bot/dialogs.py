@@ -169,7 +169,16 @@ class Dialogs:
         return question(flow, step, data["answers"])
 
     async def handle(self, ctx: Context, state: Dialog, answer: Answer) -> list[Reply]:
-        """Advance `state` with what the person sent."""
+        """Advance `state` with what the person sent. The dialog keeps the answer's event id whatever came of it
+        (a refused skip, a word not understood at the summary...), so that a redelivery is answered once."""
+        replies = await self._handle(ctx, state, answer)
+        if ctx.message.dedupe:
+            current = await ctx.repo.dialogs.get(ctx.person.id)
+            if current is not None and ctx.message.event_id not in current.data.get("events", ()):
+                await self._save(ctx, current, current.step, dict(current.data))
+        return replies
+
+    async def _handle(self, ctx: Context, state: Dialog, answer: Answer) -> list[Reply]:
         flow = self.flows[state.form]
         word = fold(answer.text)
         if not answer.attachments and word in CANCEL_WORDS:

@@ -318,6 +318,21 @@ async def test_an_answer_delivered_twice_counts_once(circuit: Circuit) -> None:
     assert "Étape 3/10" in await circuit.text("Titre")
 
 
+@pytest.mark.parametrize("answer", ["-", "n'importe quoi"], ids=["refused-skip", "not-understood-at-summary"])
+async def test_an_answer_that_changes_nothing_is_still_answered_once(circuit: Circuit, answer: str) -> None:
+    from tests.chat import message
+
+    await circuit.say("!soumettre")
+    if answer != "-":  # up to the summary, where only « oui », « modifier N » and « annuler » are understood
+        for step in ("4", "Titre", "03/11/2025", "Service ODPE", "maltraitance", "Données", "mixte", "03"):
+            await circuit.say(step)
+        await circuit.say("", attachments=(pdf(),))
+        await circuit.say("-")
+    redelivered = message(answer, user="marie", event_id="$same-answer")
+    assert await circuit.app.router.handle(redelivered)  # explained once
+    assert await circuit.app.router.handle(redelivered) == []
+
+
 async def test_a_decision_is_told_in_the_items_thread_of_the_other_platforms_review_rooms(app: App) -> None:
     circuit = Circuit(app)
     elsewhere: list[tuple[str, Reply]] = []
