@@ -306,25 +306,30 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
     """Bring the source's events in the database to what it publishes now.
 
     A changed event gets a higher SEQUENCE; one the source no longer publishes is cancelled (calendar apps then
-    remove it), unless it simply grew too old to be read.
+    remove it), unless it simply grew too old to be read. Events of a source no longer followed (one whose address
+    changed, say) are taken over by the source that publishes them now.
     """
     result = Merge()
     known = {event.uid: event for event in await repo.calendar_sources.events_of(source.url)}
     scope = "department" if source.department else "network"
-    taken = await repo.events.taken_uids(e.uid for e in reading.events if e.uid not in known)
+    others = await repo.events.by_uids(e.uid for e in reading.events if e.uid not in known)
+    followed = {s.url for s in await repo.calendar_sources.all()}
     new: list[Event] = []
     for imported in reading.events:
         values = {name: getattr(imported, name) for name in _FROM_SOURCE}
         values.update(scope=scope, department=source.department)
         event = known.pop(imported.uid, None)
         if event is None:
-            if imported.uid in taken:
-                result.taken.append(imported.uid)
-            else:
-                taken.add(imported.uid)
+            other = others.get(imported.uid)
+            if other is None:
                 new.append(Event(uid=imported.uid, source_url=source.url, sequence=imported.sequence,
                                  created_at=now, updated_at=now, **values))
-            continue
+                continue
+            if other.source_url is None or other.source_url in followed:
+                result.taken.append(imported.uid)
+                continue
+            event = other
+            event.source_url = source.url
         if all(getattr(event, name) == value for name, value in values.items()):
             continue
         for name, value in values.items():

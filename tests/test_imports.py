@@ -374,3 +374,18 @@ async def test_a_source_given_another_department_moves_its_events_even_when_the_
     assert server.requests[-1].get("If-None-Match") is None
     assert {e.department for e in (await imported(moved.app)).values()} == {"63"}
     assert "commission-42@allier.fr" in (await department_feed(moved.app, "63")).decode()
+
+
+async def test_a_source_whose_address_changes_keeps_its_events(
+    migrated_db: Database, tmp_path: Path, server: FeedServer
+) -> None:
+    await refresh(Circuit(make_app(migrated_db, tmp_path, [{"url": server.url, "department": "03"}])), NOW)
+    moved = Circuit(make_app(migrated_db, tmp_path, [{"url": server.url + "?v=2", "department": "03"}]))
+    await refresh(moved, NOW + timedelta(hours=2))
+    events = await imported(moved.app)
+    assert set(events) == {"commission-42@allier.fr", "journee-7@allier.fr"}
+    assert not any(e.cancelled for e in events.values())
+    assert {e.source_url for e in events.values()} == {server.url + "?v=2"}
+    assert events["commission-42@allier.fr"].sequence == 4  # cancelled with the old address, then back: 2 → 3 → 4
+    listing = await moved.text("!agenda sources", user="admin")
+    assert "2 événement(s)" in listing and "illisible" not in listing

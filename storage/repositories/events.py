@@ -74,12 +74,12 @@ class EventRepository(Repository):
         self.session.add_all(events)
         await self.session.flush()
 
-    async def taken_uids(self, uids: Iterable[str]) -> set[str]:
-        """Those of `uids` that an event already has."""
-        wanted, found = list(uids), set[str]()
+    async def by_uids(self, uids: Iterable[str]) -> dict[str, Event]:
+        """The events that have one of `uids`, by UID."""
+        wanted, found = list(uids), dict[str, Event]()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            found.update(await self.session.scalars(select(Event.uid).where(Event.uid.in_(chunk))))
+            found.update((e.uid, e) for e in await self.session.scalars(select(Event).where(Event.uid.in_(chunk))))
         return found
 
     async def get(self, readable_id: ReadableId) -> Event | None:
