@@ -21,6 +21,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from storage import departments
+
 ENV_PREFIX = "ODPE_BOT_"
 DEFAULT_PATH = Path("config.yaml")
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -129,6 +131,11 @@ class RolesConfig(Section):
     reviewers: list[str] = Field(default_factory=list)
 
 
+def is_calendar_url(value: str) -> bool:
+    """An address a calendar can be read from: http(s):// or its webcal:// twin."""
+    return re.match(r"^(https?|webcal)://", value, re.IGNORECASE) is not None
+
+
 class ExternalFeed(Section):
     url: str
     department: str | None = None
@@ -137,9 +144,20 @@ class ExternalFeed(Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^(https?|webcal)://", value):
+        if not is_calendar_url(value):
             raise ValueError("must be an http(s):// or webcal:// address")
         return value
+
+    @field_validator("department", mode="before")
+    @classmethod
+    def _department(cls, value: object) -> str | None:
+        """A département code as people's profiles hold it (3 is 03); one that does not exist is refused."""
+        if value is None:
+            return None
+        code = departments.normalize_code(str(value))
+        if code is None:
+            raise ValueError(f"not a département code: {value!r} (e.g. '03', '2A', '974')")
+        return code
 
 
 class CalendarConfig(Section):

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import lookup, notify
+from bot.config import is_calendar_url
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
@@ -276,7 +277,7 @@ async def list_sources(ctx: Context) -> Reply:
 
 
 async def add_source(ctx: Context, address: str, department: str | None) -> Reply:
-    if not address.lower().startswith(("http://", "https://", "webcal://")):
+    if not is_calendar_url(address):
         raise UserError(_("« {v} » n'est pas une adresse d'agenda : elle commence par https:// ou webcal://.").format(
             v=address))
     code_ = target_department(department).code if department is not None else None

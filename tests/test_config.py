@@ -120,3 +120,12 @@ def test_tokens_a_library_logs_before_we_know_them_are_blanked_by_their_shape() 
     url = logging.LogRecord("aiohttp", logging.DEBUG, __file__, 1, "GET /media?access_token=abc123def", (), None)
     SecretFilter([]).filter(url)
     assert url.getMessage() == "GET /media?access_token=***"
+
+
+def test_an_external_feeds_department_is_a_known_code(tmp_path: Path) -> None:
+    feed = "calendar: {external_feeds: [{url: 'https://exemple.fr/a.ics', department: %s}]}\n"
+    assert load_config(write(tmp_path, feed % "3")).calendar.external_feeds[0].department == "03"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, feed % "Allier"))
+    [problem] = caught.value.problems
+    assert problem.startswith("calendar.external_feeds.0.department:") and "not a département code" in problem
