@@ -334,8 +334,7 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
             continue
         for name, value in values.items():
             setattr(event, name, value)
-        event.sequence = max(event.sequence + 1, imported.sequence)
-        event.updated_at = now
+        event.changed(now, at_least=imported.sequence)
         result.changed += 1
     if new:
         await repo.events.add_many(new)
@@ -344,9 +343,7 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
         gone_by_age = (event.series_ends_at or event.ends_at or event.starts_at) < now - past
         if event.cancelled or gone_by_age:
             continue
-        event.cancelled = True
-        event.sequence += 1
-        event.updated_at = now
+        event.cancel(now)
         result.removed += 1
     return result
 
@@ -356,9 +353,7 @@ async def withdraw(repo: Repos, url: str, now: datetime) -> int:
     count = 0
     for event in await repo.calendar_sources.events_of(url):
         if not event.cancelled:
-            event.cancelled = True
-            event.sequence += 1
-            event.updated_at = now
+            event.cancel(now)
             count += 1
     return count
 

@@ -105,8 +105,7 @@ async def save_event(ctx: Context, answers: dict[str, Any], context: dict[str, A
         event = await find_event(ctx, context["event"])
         for name, value in values.items():
             setattr(event, name, value)
-        event.sequence += 1
-        event.updated_at = ctx.now
+        event.changed(ctx.now)
         done = _("Événement {id} modifié : les agendas abonnés le mettront à jour.")
     else:
         event = await ctx.repo.events.create(created_by_id=ctx.person.id, **values)
@@ -163,9 +162,7 @@ async def event(ctx: Context, action: str | None, id: str | None) -> Reply | lis
     if verb in ("annuler", "cancel"):
         if found.cancelled:
             raise UserError(_("{id} est déjà annulé.").format(id=event_id(found)))
-        found.cancelled = True
-        found.sequence += 1
-        found.updated_at = ctx.now
+        found.cancel(ctx.now)
         await ctx.repo.audit.append(event_id(found), "event.cancel", actor_id=ctx.person.id)
         return Reply.success(str(_("{id} est annulé ; les agendas abonnés l'afficheront comme tel.")).format(
             id=event_id(found)))

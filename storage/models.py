@@ -244,6 +244,16 @@ class Event(Base):
     def readable_id(self) -> ReadableId:
         return ReadableId("E", self.number)
 
+    def changed(self, now: datetime, at_least: int = 0) -> None:
+        """Note a change subscribers must see: calendar apps take it only with a higher SEQUENCE."""
+        self.sequence = max(self.sequence + 1, at_least)
+        self.updated_at = now
+
+    def cancel(self, now: datetime) -> None:
+        """Cancelled, it stays in the feeds with STATUS:CANCELLED, so that calendar apps remove it."""
+        self.cancelled = True
+        self.changed(now)
+
 
 class CalendarSource(Base):
     """An external iCalendar feed whose events join the shared calendar, and how its last readings went."""
