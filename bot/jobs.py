@@ -49,7 +49,7 @@ async def expire_dialogs(app: App, now: datetime | None = None) -> int:
 
 
 async def remind_events(app: App, now: datetime | None = None) -> int:
-    """Reminders of the events whose moment has come (see calendars.reminders)."""
+    """Reminders of the events whose moment has come (see commands.calendar.send_reminders)."""
     now = now or datetime.now(UTC)
     async with app.db.session() as session:
         count = await send_reminders(
@@ -85,8 +85,8 @@ async def refresh_calendars(app: App, now: datetime | None = None, client: httpx
         for source_id, url, etag, last_modified, digest in due:
             outcome = await _read_source(client, url, etag, last_modified, digest, tz, now, past, settings)
             async with app.db.session() as session:
-                await record_reading(Repos(session), source_id, outcome, now, admins=admins, lang=app.config.language,
-                                     past=past, max_mb=settings.import_max_mb)
+                await record_reading(Repos(session), source_id, outcome, now, admins=admins,
+                                     lang=app.config.language, past=past)
             if outcome.problem is not None:
                 log.warning("calendar source %d (%s): %s", source_id, host_of(url), outcome.problem)
     finally:

@@ -36,7 +36,8 @@ _DATE_TIMES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 
 
 class FeedError(Exception):
-    """Why a feed could not be read: `kind` names the reason (commands word it), `detail` adds a fact."""
+    """Why a feed could not be read: `kind` names the reason (commands word it), `detail` adds a fact (the HTTP
+    status, the seconds waited, the size allowed in MiB, the exception's name)."""
 
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
@@ -106,17 +107,21 @@ async def fetch(
                     raise FeedError("status", str(response.status_code))
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise FeedError("too_large", str(int(declared)))
+                    raise FeedError("too_large", _megabytes(max_bytes))
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > max_bytes:
-                        raise FeedError("too_large", str(len(body)))
+                        raise FeedError("too_large", _megabytes(max_bytes))
                 return Fetched(bytes(body), response.headers.get("ETag"), response.headers.get("Last-Modified"))
     except TimeoutError:
         raise FeedError("timeout", f"{timeout:g}") from None
     except httpx.HTTPError as error:
         raise FeedError("unreachable", type(error).__name__) from None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g}"
 
 
 # --- Reading -----------------------------------------------------------------------------------------------------

@@ -225,9 +225,8 @@ PROBLEMS = {
 }
 
 
-def problem_text(error: FeedError, max_mb: float) -> str:
-    detail = f"{max_mb:g}" if error.kind == "too_large" else error.detail
-    return str(PROBLEMS[error.kind]).format(detail=detail)
+def problem_text(error: FeedError) -> str:
+    return str(PROBLEMS[error.kind]).format(detail=error.detail)
 
 
 async def sources_command(ctx: Context, action: str, address: str | None, department: str | None) -> Reply:
@@ -316,7 +315,7 @@ class Outcome:
 
 async def record_reading(
     repo: Repos, source_id: int, outcome: Outcome, now: datetime, *, admins: list[tuple[str, str]], lang: str,
-    past: timedelta, max_mb: float,
+    past: timedelta,
 ) -> Merge | None:
     """Keep what a reading gave, and tell admins when a source starts failing, and when it works again.
 
@@ -332,7 +331,7 @@ async def record_reading(
     if adder is not None and (adder.platform, adder.platform_user_id) not in recipients:
         recipients.append((adder.platform, adder.platform_user_id))
     if outcome.problem is not None:
-        source.error = problem_text(outcome.problem, max_mb)
+        source.error = problem_text(outcome.problem)
         if source.failing_since is None:
             source.failing_since = now
             with language(lang):
