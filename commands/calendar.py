@@ -27,6 +27,7 @@ from commands.documents import start_dialog
 from storage import departments
 from storage.ids import ReadableId
 from storage.models import Event
+from storage.normalize import fold
 from storage.repositories import Repos
 
 AGENDA_DAYS = 60
@@ -158,7 +159,7 @@ async def event(ctx: Context, action: str | None, id: str | None) -> Reply | lis
                           "suit.").format(id=event_id(found), host=host_of(found.source_url)))
     if not may_change(ctx, found):
         raise UserError(_("Seuls la personne qui a créé {id} et l'ONPE peuvent le changer.").format(id=id.upper()))
-    verb = action.lower()
+    verb = fold(action)
     if verb in ("annuler", "cancel"):
         if found.cancelled:
             raise UserError(_("{id} est déjà annulé.").format(id=event_id(found)))
@@ -232,7 +233,7 @@ def problem_text(error: FeedError) -> str:
 async def sources_command(ctx: Context, action: str, address: str | None, department: str | None) -> Reply:
     if not ctx.has(Role.ADMIN):
         raise UserError(_("Les agendas extérieurs sont gérés par les administrateurs du bot."))
-    verb = action.lower()
+    verb = fold(action)
     if verb in ("sources", "source"):
         return await list_sources(ctx)
     if verb in ("importer", "import"):
@@ -390,7 +391,7 @@ FEED_SCOPES = {"reseau": "network", "network": "network", "departement": "depart
     where=Where.DIRECT,
 )
 async def subscribe(ctx: Context, quoi: str | None, departement: str | None) -> Reply:
-    if quoi is not None and quoi.lower() in ("revoquer", "révoquer", "revoke"):
+    if quoi is not None and fold(quoi) in ("revoquer", "revoke"):
         count = 0
         for scope in ("personal", "network", "department"):
             count += await ctx.repo.feeds.revoke(ctx.person.id, scope)
@@ -398,7 +399,7 @@ async def subscribe(ctx: Context, quoi: str | None, departement: str | None) -> 
             n=count))
     scope, dept = "personal", None
     if quoi is not None:
-        scope = FEED_SCOPES.get(quoi.lower(), "")
+        scope = FEED_SCOPES.get(fold(quoi), "")
         if not scope:
             raise UserError(_("« {v} » : choisissez reseau, departement NN ou revoquer.").format(v=quoi))
         if scope == "department":

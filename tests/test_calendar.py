@@ -132,6 +132,8 @@ async def test_subscription_links_are_personal_revocable_and_given_in_a_dm_only(
     async with circuit.app.db.session() as session:
         assert await Repos(session).feeds.resolve(link.group(1)) is None
     assert "/ical/" in await circuit.text("!abonnement departement 29")
+    assert "/ical/" in await circuit.text("!abonnement Réseau")  # as typed, capital and accent included
+    assert "/ical/" in await circuit.text("!abonnement Département 29")
     # A wrong code is said, rather than a link to the person's own département handed out instead.
     wrong = await circuit.text("!abonnement departement 999")
     assert "« 999 » n'est pas un code de département" in wrong and "/ical/" not in wrong
