@@ -17,7 +17,7 @@ from bot.messages import Attachment, Reaction, Reply
 from bot.registry import Arg, Role, Where
 from bot.rich import Bullets, Heading
 from commands import command, registry
-from commands.cards import announcement
+from commands.cards import CARDS, announcement
 from storage.models import Item
 
 REACTIONS = {"✅": "approve", "❌": "reject", "❓": "request_info", "✋": "claim"}
@@ -373,9 +373,11 @@ def newsletter_text(items: list[Item]) -> tuple[str, str]:
         where = fields.get("department") or item.department or ""
         md += [f"## {item.title}", "", f"*{item.readable_id} — {where}*", ""]
         parts.append(f"<h2>{html.escape(item.title)}</h2><p><em>{item.readable_id} — {html.escape(where)}</em></p>")
-        if fields.get("summary"):
-            md += [fields["summary"], ""]
-            parts.append(f"<p>{html.escape(fields['summary'])}</p>")
+        long_text = CARDS[item.kind].long_text  # a document's summary, a practice's description
+        text = fields.get(long_text) if long_text else None
+        if text:
+            md += [text, ""]
+            parts.append(f"<p>{html.escape(text)}</p>")
     return "\n".join(md), "\n".join(parts)
 
 

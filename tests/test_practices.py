@@ -87,3 +87,14 @@ async def test_onpe_registers_a_fiche_published_at_once(circuit: Circuit) -> Non
 async def test_only_reviewers_register_fiches(circuit: Circuit) -> None:
     text = await circuit.text("!pratique fiche", user="marie", room=RoomKind.GROUP)
     assert "réservée aux relecteurs" in text
+
+
+async def test_a_featured_practice_goes_into_the_newsletter_with_its_description(circuit: Circuit) -> None:
+    rid = await declare(circuit)
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    await circuit.say(f"!valoriser {rid}", user="onpe", room=REVIEW)
+    assert "votre réponse est enregistrée" in await circuit.text("oui")
+    markdown, _html = await circuit.say("!lettre", user="onpe", room=REVIEW)
+    assert markdown.file is not None
+    assert "## Café des parents" in markdown.file.data.decode()
+    assert "Un lieu d'accueil pour les parents." in markdown.file.data.decode()
