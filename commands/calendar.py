@@ -195,12 +195,17 @@ async def event(ctx: Context, action: str | None, id: str | None) -> Reply | lis
 async def agenda(ctx: Context, action: str | None, adresse: str | None, departement: str | None) -> Reply:
     if action is not None:
         return await sources_command(ctx, action, adresse, departement)
-    tz = ZoneInfo(ctx.config.timezone)
-    end = ctx.now + timedelta(days=AGENDA_DAYS)
-    coming = occurrences(await ctx.repo.events.coming(ctx.now, end, ctx.person.department), ctx.now, end, tz)
+    return await coming_card(ctx.repo, ctx.person.department, ctx.now, ZoneInfo(ctx.config.timezone), ctx.prefix)
+
+
+async def coming_card(repo: Repos, department: str | None, now: datetime, tz: ZoneInfo, prefix: str) -> Reply:
+    """What is coming for the network and `department`, each occurrence of a series apart (`agenda`, and
+    Slack's App Home)."""
+    end = now + timedelta(days=AGENDA_DAYS)
+    coming = occurrences(await repo.events.coming(now, end, department), now, end, tz)
     if not coming:
         return Reply.text(str(_("Rien dans l'agenda pour les {n} prochains jours.")).format(n=AGENDA_DAYS),
-                          fill(str(_("Pour en ajouter : {cmd}")), cmd=code(f"{ctx.prefix}evenement")))
+                          fill(str(_("Pour en ajouter : {cmd}")), cmd=code(f"{prefix}evenement")))
     lines: list[list[str | Span]] = []
     for item in coming:
         where = item.event.url or item.event.location or ""

@@ -114,6 +114,14 @@ def item_summary_line(item: Item) -> str:
     return f"{item.readable_id} — {item.title} : {review.status_label(item.status)}"
 
 
+def submissions(items: list[Item], prefix: str) -> Reply:
+    """A person's submissions and their states (`statut`, and Slack's App Home)."""
+    if not items:
+        return Reply.text(fill(str(_("Vous n'avez encore rien soumis. Pour commencer : {cmd}")),
+                               cmd=code(f"{prefix}soumettre")))
+    return Reply.card([Heading.of(str(_("Vos soumissions"))), Bullets.of([item_summary_line(i) for i in items])])
+
+
 @command(
     "statut",
     aliases=["status"],
@@ -124,11 +132,7 @@ def item_summary_line(item: Item) -> str:
 )
 async def status(ctx: Context, id: str | None) -> Reply | list[Reply]:
     if id is None:
-        items = await ctx.repo.items.by_submitter(ctx.person.id)
-        if not items:
-            return Reply.text(fill(str(_("Vous n'avez encore rien soumis. Pour commencer : {cmd}")),
-                                   cmd=code(f"{ctx.prefix}soumettre")))
-        return Reply.card([Heading.of(str(_("Vos soumissions"))), Bullets.of([item_summary_line(i) for i in items])])
+        return submissions(await ctx.repo.items.by_submitter(ctx.person.id), ctx.prefix)
     item = await review.find_item(ctx, id)
     if item.submitter_id != ctx.person.id and not ctx.has(Role.REVIEWER):
         raise UserError(_("{id} n'est pas l'une de vos soumissions.").format(id=item.readable_id))

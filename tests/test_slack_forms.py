@@ -100,6 +100,24 @@ async def test_app_home_lists_the_persons_submissions_with_their_state(ws: Works
     assert "D-1" in home.text and "Rapport annuel 2025 : soumis, en attente de relecture" in home.text
 
 
+async def test_app_home_shows_each_coming_occurrence_of_a_series(ws: Workspace) -> None:
+    from calendars.imports import FOREVER
+    from storage.repositories import Repos
+
+    first = (datetime.now(UTC) + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+    series = ("BEGIN:VEVENT\r\nUID:hebdo@allier.fr\r\nSUMMARY:Point hebdomadaire\r\n"
+              f"DTSTART:{first:%Y%m%dT%H%M%SZ}\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n")
+    async with ws.app.db.session() as session:
+        event = await Repos(session).events.create(title="Point hebdomadaire", starts_at=first,
+                                                   ends_at=first + timedelta(hours=1), uid="hebdo@allier.fr",
+                                                   source_url="https://exemple.fr/a.ics")
+        event.recurrence, event.series_ends_at = series, FOREVER
+    await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
+    [home] = await ws.fake.wait_for(lambda: ws.fake.called("views.publish", user_id="UMARIE"))
+    assert home.text.count("Point hebdomadaire") >= 8  # weekly over the agenda's 60 days, not once
+    assert (first + timedelta(days=7)).astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y") in home.text
+
+
 async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_once(ws: Workspace) -> None:
     view = await opened_view(ws, "evenement", user="UADMIN")
     blocks = blocks_by_id(view)

@@ -387,7 +387,7 @@ class SlackIntegration:
             repo = Repos(session)
             person = await repo.people.get_or_create(PLATFORM, person_id(user), name)
             with language(self._language(person)):
-                view = await home_view(repo, person, self.app.config, datetime.now(UTC))
+                view = await home_view(repo, person, self.app.config, datetime.now(UTC), self.renderer)
         await self._call("views_publish", user_id=user, view=view)
 
     # -- forms as modals --------------------------------------------------------------------------------------
