@@ -170,6 +170,16 @@ async def test_announcement_reaches_every_channel_once_when_one_fails_first(
         assert "Nouveau document archivé : D-1" in ws.fake.posted("CREGION")[0].text
 
 
+async def test_an_announcement_whose_file_failed_sends_the_file_again_not_the_message(ws: Workspace) -> None:
+    card = await submit_document_by_modal(ws)
+    ws.fake.fail_next("files.getUploadURLExternal", 500)
+    await click(ws, card, "approve")
+    await ws.fake.wait_for(lambda: ws.fake.called("files.getUploadURLExternal:refused"))
+    await ws.fake.wait_for(lambda: len(ws.fake.called("files.completeUploadExternal")) == 2, timeout=15)
+    await asyncio.sleep(0.3)
+    assert len(ws.fake.posted("CANNOUNCE")) == 1  # the message once; its file on the next try
+
+
 async def test_a_decision_typed_as_a_command_also_updates_the_card_and_goes_in_its_thread(ws: Workspace) -> None:
     card = await submit_document_by_modal(ws)
     await ws.slash("prendre D-1", user="UONPE", channel="CREVIEW")

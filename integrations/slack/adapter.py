@@ -613,16 +613,17 @@ class SlackIntegration:
 
     async def deliver(self, message_id: int, target: str, payload: dict[str, Any]) -> None:
         """The outbox's way out to Slack: the review channel, every announcement channel, a person's DM, or a
-        channel. A message already posted to one channel is not posted there again when the rest is retried."""
+        channel. What went out to a channel is noted as soon as it did: a retry sends there only what is missing
+        (another channel, or a file whose upload failed), never the message twice."""
         reply = Reply.from_json(payload["reply"])
-        for index, channel in enumerate(await self._channels(target)):
-            key = f"slack:delivered:{message_id}:{index}"
+        for channel in await self._channels(target):
+            key = f"slack:delivered:{message_id}:{channel}"  # the channel's id: the list may change between tries
             async with self.app.db.session() as session:
-                if await Repos(session).kv.get(key):
-                    continue
-            await self._post(channel, reply, payload.get("thread_ts"))
-            async with self.app.db.session() as session:
-                await Repos(session).kv.set(key, True)
+                note = await Repos(session).kv.get(key)
+            if note is None:
+                await self._post(channel, reply, payload.get("thread_ts"), delivered=key)
+            elif isinstance(note, dict):  # posted, its file not yet
+                await self._upload(channel, reply, note.get("file_thread"), key)
         if target.startswith("dm:"):
             # What the bot tells a person is mostly news of their items: their App Home shows it too.
             user = target.removeprefix("dm:").removeprefix(render.SLACK_USER_PREFIX)
@@ -642,8 +643,9 @@ class SlackIntegration:
             return [await self._dm_channel(target.removeprefix("dm:").removeprefix(render.SLACK_USER_PREFIX))]
         return [target]
 
-    async def _post(self, channel: str, reply: Reply, thread: str | None) -> str:
-        """Post `reply` in `channel`; the first message about a subject roots its thread, the rest goes there."""
+    async def _post(self, channel: str, reply: Reply, thread: str | None, delivered: str | None = None) -> str:
+        """Post `reply` in `channel`; the first message about a subject roots its thread, the rest goes there.
+        `delivered` is the outbox's note of what went out: written once the message is, then once its file is."""
         topic_key = f"slack:topic:{channel}:{reply.topic}" if reply.topic else None
         thread = thread or reply.thread_id
         if thread is None and topic_key:
@@ -659,22 +661,32 @@ class SlackIntegration:
         response = await self._call("chat_postMessage", channel=channel, text=render.fallback(reply),
                                     blocks=blocks or None, thread_ts=thread, unfurl_links=False, unfurl_media=False)
         ts = str(response["ts"])
+        file_thread = thread or (ts if topic_key else None)
         async with self.app.db.session() as session:
             kv = Repos(session).kv
+            if delivered is not None:
+                await kv.set(delivered, {"file_thread": file_thread})
             if topic_key and thread is None:
                 await kv.set(topic_key, ts)
                 await kv.set(_topic_of_key(channel, ts), reply.topic)
             if prompt is not None:
                 await kv.set(_prompt_key(channel, ts), {"kind": prompt.kind, "subject": prompt.subject,
                                                         "reply": reply.to_json()})
+        await self._upload(channel, reply, file_thread, delivered)
         if thread is not None and channel == self.config.review_channel:
             # Said in an item's thread (a decision, by button or command): its card shows the new state.
             await self._refresh_card(channel, thread)
+        return ts
+
+    async def _upload(self, channel: str, reply: Reply, thread: str | None, delivered: str | None) -> None:
+        """The reply's file, if it has one, with the current upload API; then the delivery is complete."""
         file = reply.file or await self._stored(reply)
         if file is not None:
             await self._call("files_upload_v2", channel=channel, content=file.data, filename=file.name,
-                             title=file.name, thread_ts=thread or (ts if topic_key else None))
-        return ts
+                             title=file.name, thread_ts=thread)
+        if delivered is not None:
+            async with self.app.db.session() as session:
+                await Repos(session).kv.set(delivered, True)
 
     async def _stored(self, reply: Reply) -> Attachment | None:
         ref = reply.stored_file
