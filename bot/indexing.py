@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bot.forms import OTHER, OTHER_PREFIX
 from storage.models import FaqEntry, Item
 from storage.repositories import Repos
 from storage.search import Indexed, SearchIndex, analysis_version
 
 SEARCHABLE = ("archived", "published")
-OTHER_PREFIX = "other:"
 
 
 def faq_key(entry_id: int) -> str:
@@ -27,7 +27,7 @@ def _year(value: Any) -> int | None:
 def _key(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    return "other" if value.startswith(OTHER_PREFIX) else value
+    return OTHER if value.startswith(OTHER_PREFIX) else value
 
 
 def _text(value: Any) -> str:

@@ -49,7 +49,8 @@ def admins(admin_ids: list[str], platforms: tuple[str, ...]) -> list[tuple[str, 
     found: list[tuple[str, str]] = []
     for admin in admin_ids:
         if admin.startswith("slack:"):
-            found.extend(("slack", admin) for p in platforms if p == "slack")
+            if "slack" in platforms:
+                found.append(("slack", admin))
         else:
             found.extend((p, admin) for p in platforms if p != "slack")
     return found

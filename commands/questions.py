@@ -17,7 +17,6 @@ from bot.registry import Arg, Role, Usage, Where
 from bot.rich import Block, Bullets, Heading, Para, Span, bold, code, fill, mention
 from commands import command, registry
 from commands.search import hit_line
-from storage.ids import ReadableId
 from storage.models import Question
 from storage.repositories import Repos
 from storage.search import Query, SearchIndex, analyze
@@ -32,14 +31,10 @@ async def find_question(ctx: Context, text: str) -> Question:
     return await lookup.find(text, ("Q",), sentence, ctx.repo.questions.get)
 
 
-def qid(question: Question) -> str:
-    return str(ReadableId("Q", question.number))
-
-
 async def escalate(ctx: Context, question: Question) -> None:
     """The question goes to ONPE: one message in the review room, the root of its thread."""
     question.status = "escalated"
-    rid = qid(question)
+    rid = str(question.readable_id)
     asker = await ctx.repo.people.get(question.asker_id)
     who: list[str | Span] = [mention(asker.platform_user_id, asker.display_name) if asker else "?"]
     if asker is not None and asker.department:
@@ -71,7 +66,7 @@ async def answer_question(ctx: Context, text: str) -> list[Reply]:
     if len(text) > MAX_QUESTION:
         raise UserError(_("Votre question fait {n} caractères ; {max} au plus.").format(n=len(text), max=MAX_QUESTION))
     question = await ctx.repo.questions.create(ctx.person.id, text)
-    rid = qid(question)
+    rid = str(question.readable_id)
     index = SearchIndex(ctx.repo.session)
     faq_hits = await index.search(Query(text, kinds=("faq",)), limit=2)
     related = await index.search(Query(text, kinds=("document", "practice")), limit=3)
@@ -118,12 +113,12 @@ async def feedback(ctx: Context, answers: dict[str, Any], context: dict[str, Any
         return Reply.success(str(_("Merci ! Bonne continuation.")))
     await escalate(ctx, question)
     return Reply.text(str(_("Entendu : votre question {id} est transmise à l'ONPE, sa réponse arrivera ici.")).format(
-        id=qid(question)))
+        id=str(question.readable_id)))
 
 
 async def follow_up(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> Reply:
     question = await find_question(ctx, context["question"])
-    rid = qid(question)
+    rid = str(question.readable_id)
     question.status = "escalated"
     await ctx.repo.audit.append(rid, "follow_up", actor_id=ctx.person.id, to_state="escalated",
                                 detail={"note": answers["text"]})
@@ -149,7 +144,7 @@ registry.add_flow("question_follow_up", Flow(FOLLOW_UP_FORM, follow_up, confirm=
 
 async def give_answer(ctx: Context, question: Question, text: str) -> list[Reply]:
     ctx.require(Role.REVIEWER)
-    rid = qid(question)
+    rid = str(question.readable_id)
     if question.asker_id == ctx.person.id:
         raise UserError(_("Vous ne pouvez pas répondre à votre propre question {id}.").format(id=rid))
     question.answer = text
@@ -226,8 +221,8 @@ async def faq(ctx: Context, action: str | None, id: str | None) -> Reply | list[
         question = await find_question(ctx, id)
         if not question.answer:
             raise UserError(_("{id} n'a pas encore de réponse : répondez-y d'abord (« repondre {id} … »).").format(
-                id=qid(question)))
-        return await ctx.dialog.start(ctx, "faq_entry", {"question": qid(question)},
+                id=str(question.readable_id)))
+        return await ctx.dialog.start(ctx, "faq_entry", {"question": str(question.readable_id)},
                                       answers={"question": question.text, "answer": question.answer})
     raise UserError(_("Action inconnue : « {v} ». Choisissez lister, ajouter ou supprimer.").format(v=action))
 
@@ -242,7 +237,7 @@ async def remind_unanswered(repo: Repos, platforms: tuple[str, ...], now: dateti
     if not waiting:
         return 0
     reply = Reply.card([Heading.of(str(_("{n} question(s) attendent une réponse")).format(n=len(waiting))),
-                        Bullets.of([f"{qid(q)} — {q.text[:120]}" for q in waiting])])
+                        Bullets.of([f"{q.readable_id!s} — {q.text[:120]}" for q in waiting])])
     for platform in platforms:
         await repo.outbox.enqueue(platform, notify.REVIEW, {"reply": reply.to_json()},
                                   dedupe_key=f"{platform}:questions:{now.date().isoformat()}")

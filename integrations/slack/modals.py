@@ -14,6 +14,7 @@ from typing import Any
 from bot.forms import OTHER, Answer, Field, Form, FormContext, Invalid, Kind, display, parse
 from bot.i18n import _
 from integrations.slack.render import escape, section
+from storage.files import FileKind
 
 FORM_CALLBACK = "odpe_form"
 CONFIRM_CALLBACK = "odpe_confirm"
@@ -24,7 +25,7 @@ LONG_TEXT = 300  # above this limit, a text input has several lines
 LIST_LIMIT = 1000
 ACTION = "value"
 OTHER_SUFFIX = "__other"
-FILE_TYPES = ["pdf", "odt", "docx", "xlsx", "ods", "csv", "pptx", "odp"]
+FILE_TYPES = [kind.value for kind in FileKind]  # what the file check accepts
 
 
 def plain(text: object, limit: int = 2000) -> dict[str, Any]:
