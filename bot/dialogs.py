@@ -267,6 +267,14 @@ class Dialogs:
         await ctx.repo.dialogs.save(state)
 
 
+def in_progress(flows: dict[str, Flow], state: Dialog | None) -> str | None:
+    """Why no other dialog can start: one is in progress (a person has one dialog at a time); None otherwise."""
+    if state is None or state.form not in flows:
+        return None
+    return str(_("Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » avant "
+                 "d'en commencer une autre.")).format(title=flows[state.form].form.title, k=state.step + 1)
+
+
 def expired_notice(flow: Flow, state: Dialog) -> Reply:
     return Reply.text(
         str(_("Votre saisie « {title} », commencée le {day}, a expiré faute de réponse. Rien n'a été envoyé : "

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import notify, review
 from bot.context import Context
-from bot.dialogs import Flow
+from bot.dialogs import Flow, in_progress
 from bot.errors import UserError
 from bot.forms import Field, Form, Invalid, Kind
 from bot.glossary import ARCHIVING_CRITERIA, DATA_NATURES, DOCUMENT_TYPES
@@ -97,11 +97,9 @@ async def submit(ctx: Context) -> list[Reply]:
 
 async def start_dialog(ctx: Context, name: str, context: dict[str, Any] | None = None) -> list[Reply]:
     """Start a dialog; one started in a shared room goes on in the person's DM."""
-    current = await ctx.dialog.active(ctx)
-    if current is not None:
-        flow = ctx.dialog.flows[current.form]
-        raise UserError(_("Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » "
-                          "avant d'en commencer une autre.").format(title=flow.form.title, k=current.step + 1))
+    busy = in_progress(ctx.dialog.flows, await ctx.dialog.active(ctx))
+    if busy is not None:
+        raise UserError(busy)
     first = await ctx.dialog.start(ctx, name, context)
     if ctx.message.room_kind is RoomKind.DIRECT:
         return [first]

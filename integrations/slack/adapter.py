@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import notify, review
 from bot.app import App
 from bot.context import Context
+from bot.dialogs import in_progress
 from bot.forms import Answer, FormContext
 from bot.i18n import _, language
 from bot.messages import (
@@ -55,7 +56,6 @@ from storage.files import FileStore
 from storage.ids import parse_readable_id
 from storage.models import Person
 from storage.repositories import Repos
-from storage.repositories.dialogs import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -402,20 +402,12 @@ class SlackIntegration:
                 await respond(text=render.fallback(paced), blocks=self.renderer.blocks(paced),
                               response_type="ephemeral")
                 return
-            busy = self._busy(current)
+            busy = in_progress(self.app.router.dialogs.flows, current)
             if busy is not None:
                 await respond(text=render.escape(busy), response_type="ephemeral")
                 return
             view = modals.form_view(self.app.router.dialogs.flows[form].form, modals.FORM_CALLBACK, {"form": form})
         await self._call("views_open", trigger_id=body["trigger_id"], view=view)
-
-    def _busy(self, current: Dialog | None) -> str | None:
-        """Why no other form can start: one is in progress (a person has one dialog at a time)."""
-        flows = self.app.router.dialogs.flows
-        if current is None or current.form not in flows:
-            return None
-        return str(_("Une saisie est déjà en cours (« {title} », étape {k}). Terminez-la ou tapez « annuler » avant "
-                     "d'en commencer une autre.")).format(title=flows[current.form].form.title, k=current.step + 1)
 
     async def on_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """A filled form: checked field by field by the dialogs' parse functions; when all is well it is kept as
@@ -441,7 +433,7 @@ class SlackIntegration:
                 repo = Repos(session)
                 ctx = self._context(message, person, repo)
                 values, errors = modals.validate(flow.form, answers, self._form_context())
-                busy = self._busy(await repo.dialogs.get(person.id))
+                busy = in_progress(self.app.router.dialogs.flows, await repo.dialogs.get(person.id))
                 if not errors and busy is not None:
                     errors[flow.form.fields[0].name] = busy  # started in the DM while the modal was open
                 if errors:
