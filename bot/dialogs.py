@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.forms import SKIP, YES, Answer, Form, FormContext, Invalid, Kind, display, parse
@@ -22,6 +22,7 @@ from storage.normalize import fold
 from storage.repositories.dialogs import Dialog
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.context import Context
 
 EVENTS_KEPT = 20  # ids of the last answers, to recognise one delivered twice
@@ -42,11 +43,12 @@ class Flow:
     done_label: LazyText | None = None
 
 
-def form_context(ctx: Context) -> FormContext:
+def form_context(config: Config, now: datetime) -> FormContext:
+    """What the fields' parse functions need: the file store, the size limit, today's date."""
     return FormContext(
-        files=FileStore(ctx.config.files.dir),
-        max_file_bytes=ctx.config.files.max_size_mb * 1024 * 1024,
-        today=ctx.now.date(),
+        files=FileStore(config.files.dir),
+        max_file_bytes=config.files.max_size_mb * 1024 * 1024,
+        today=now.date(),
     )
 
 
@@ -202,7 +204,7 @@ class Dialogs:
             value: Any = None
         else:
             try:
-                value = parse(form_field, answer, form_context(ctx))
+                value = parse(form_field, answer, form_context(ctx.config, ctx.now))
             except Invalid as exc:
                 await self._save(ctx, state, step, data)  # the idle clock restarts: the person is there
                 return [question(flow, step, data["answers"], exc.message)]

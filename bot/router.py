@@ -138,8 +138,7 @@ class Router:
         handler = self.registry.topics.get(message.topic.split("-", 1)[0])
         if handler is None:
             return [], True
-        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
-        ctx = self._context(message, person, repo, roles, ())
+        ctx = self.context(message, person, repo)
         return await self._invoke(f"topic:{message.topic}", ctx, lambda: handler(ctx, message.topic))
 
     def _looks_like_a_question(self, message: Message) -> bool:
@@ -158,8 +157,7 @@ class Router:
     async def _dialog_input(
         self, message: Message, person: Person, repo: Repos, state: Dialog
     ) -> tuple[list[Reply], bool]:
-        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
-        ctx = self._context(message, person, repo, roles, ())
+        ctx = self.context(message, person, repo)
         expired = await self.dialogs.expire_if_idle(ctx, state)
         if expired is not None:
             return [expired], True
@@ -188,7 +186,7 @@ class Router:
         except ArgumentError as exc:
             self.metrics.commands.labels(command.name, "usage").inc()
             return [self._usage(command, exc)], True
-        ctx = self._context(message, person, repo, roles, line.args)
+        ctx = self.context(message, person, repo, line.args)
         return await self._invoke(
             command.name, ctx, lambda: command.handler(ctx, **arguments), command=command
         )
@@ -214,24 +212,22 @@ class Router:
                 return []
             person = await self._person(repo, message, user_key)
             with language(person.language or self.config.language):
-                roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
-                ctx = self._context(message, person, repo, roles, ())
+                ctx = self.context(message, person, repo)
                 name = f"reaction:{reaction.prompt.kind}"
                 replies, clean = await self._invoke(name, ctx, lambda: handler(ctx, reaction))
         if not clean:
             self.people.drop(user_key)
         return replies
 
-    def _context(
-        self, message: Message, person: Person, repo: Repos, roles: frozenset[Role], words: tuple[str, ...]
-    ) -> Context:
+    def context(self, message: Message, person: Person, repo: Repos, words: tuple[str, ...] = ()) -> Context:
+        """What a handler gets: the message, its person and their roles there, the repositories, the clock."""
         return Context(
             message=message,
             person=person,
             repo=repo,
             config=self.config,
             registry=self.registry,
-            roles=roles,
+            roles=roles_of(message.sender, person.roles or (), message.room_kind, self.config),
             language=person.language or self.config.language,
             now=datetime.now(UTC),
             words=words,

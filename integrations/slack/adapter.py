@@ -30,9 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notify, review
 from bot.app import App
-from bot.context import Context
-from bot.dialogs import in_progress
-from bot.forms import Answer, FormContext
+from bot.dialogs import form_context, in_progress
+from bot.forms import Answer
 from bot.i18n import _, language
 from bot.messages import (
     Attachment,
@@ -48,7 +47,6 @@ from bot.messages import (
     UserId,
 )
 from bot.outbox import PermanentDeliveryError
-from bot.permissions import roles_of
 from integrations import connecting, http
 from integrations.slack import modals, render
 from integrations.slack.home import home_view
@@ -261,20 +259,6 @@ class SlackIntegration:
             thread_id=EventId(thread) if thread else None,
         )
 
-    def _context(self, message: Message, person: Person, repo: Repos) -> Context:
-        config = self.app.config
-        return Context(
-            message=message, person=person, repo=repo, config=config, registry=self.app.registry,
-            roles=roles_of(message.sender, person.roles or (), message.room_kind, config),
-            language=self._language(person), now=datetime.now(UTC), dialogs=self.app.router.dialogs,
-            platforms=tuple(self.app.router.platforms),
-        )
-
-    def _form_context(self) -> FormContext:
-        config = self.app.config
-        max_bytes = config.files.max_size_mb * 1024 * 1024
-        return FormContext(FileStore(config.files.dir), max_bytes, datetime.now(UTC).date())
-
     # -- messages, mentions and the slash command ------------------------------------------------------------
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -431,8 +415,8 @@ class SlackIntegration:
             message = self._message(user, person.display_name, dm, RoomKind.DIRECT, "", f"view:{view['id']}")
             async with self.app.db.session() as session:
                 repo = Repos(session)
-                ctx = self._context(message, person, repo)
-                values, errors = modals.validate(flow.form, answers, self._form_context())
+                ctx = self.app.router.context(message, person, repo)
+                values, errors = modals.validate(flow.form, answers, form_context(self.app.config, datetime.now(UTC)))
                 busy = in_progress(self.app.router.dialogs.flows, await repo.dialogs.get(person.id))
                 if not errors and busy is not None:
                     errors[flow.form.fields[0].name] = busy  # started in the DM while the modal was open
@@ -510,7 +494,7 @@ class SlackIntegration:
             channel = self.config.review_channel or ""
             message = self._message(user, person.display_name, channel, RoomKind.REVIEW, "", f"too-late:{subject}")
             with language(self._language(person)):
-                return await review.why_not(self._context(message, person, repo), item, action)
+                return await review.why_not(self.app.router.context(message, person, repo), item, action)
 
     async def on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item, user = event.get("item") or {}, event.get("user")
@@ -540,7 +524,7 @@ class SlackIntegration:
         with language(self._language(person)):
             given = modals.submitted(form, view["state"]["values"])
             answers = {k: Answer(v) if isinstance(v, str) else None for k, v in given.items()}
-            values, errors = modals.validate(form, answers, self._form_context())
+            values, errors = modals.validate(form, answers, form_context(self.app.config, datetime.now(UTC)))
         if errors:
             await ack(response_action="errors", errors=errors)
             return
