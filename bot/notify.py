@@ -39,8 +39,16 @@ async def to_review(ctx: Context, reply: Reply, key: str) -> None:
 
 
 async def to_announcements(ctx: Context, reply: Reply, key: str) -> None:
-    for platform in ctx.platforms:
-        await send(ctx, platform, ANNOUNCE, reply, f"{platform}:{key}")
+    await announce(ctx.repo, ctx.platforms, reply, key)
+
+
+async def announce(repo: Repos, platforms: tuple[str, ...], reply: Reply, key: str) -> bool:
+    """`to_announcements`, for the scheduler's jobs: every announcement room of every platform, once for `key`.
+    True if anything was queued (not already, for that key)."""
+    queued = False
+    for platform in platforms:
+        queued = await send_to(repo, platform, ANNOUNCE, reply, f"{platform}:{key}") or queued
+    return queued
 
 
 def admins(admin_ids: list[str], platforms: tuple[str, ...]) -> list[tuple[str, str]]:

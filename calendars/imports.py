@@ -159,9 +159,7 @@ def _normalised(value: Any, tz: ZoneInfo) -> Any:
     if value.tzinfo is None:
         return value.replace(tzinfo=tz)
     name = _zone_name(value.tzinfo, tz)
-    if name == "UTC":
-        return value.astimezone(UTC)
-    if name is None:
+    if name in (None, "UTC"):
         return value.astimezone(UTC)
     return value.replace(tzinfo=ZoneInfo(name))
 

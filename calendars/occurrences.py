@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
+from calendars.feeds import PRODID
 from storage.models import Event
 
-_WRAP = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ONPE//odpe-bot//FR\r\n{}END:VCALENDAR\r\n"
+_WRAP = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n{{}}END:VCALENDAR\r\n"
 
 
 @dataclass(frozen=True)

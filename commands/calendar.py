@@ -455,8 +455,7 @@ async def send_reminders(
             with language(lang):
                 reply = reminder(event, tz)
             if event.scope == "network" or not event.department:
-                for platform in platforms:
-                    queued += bool(await notify.send_to(repo, platform, notify.ANNOUNCE, reply, f"{platform}:{key}"))
+                queued += await notify.announce(repo, platforms, reply, key)
                 continue
             for person in await repo.people.in_department(event.department):
                 target = notify.dm(person.platform_user_id)
@@ -491,8 +490,4 @@ async def send_digest(
         if not decided and not coming:
             blocks.append(Para.of(str(_("Rien de nouveau cette semaine."))))
         reply = Reply.card(blocks)
-    sent = False
-    for platform in platforms:
-        key = f"{platform}:digest:{year}-W{week:02d}"
-        sent = await notify.send_to(repo, platform, notify.ANNOUNCE, reply, key) or sent
-    return sent
+    return await notify.announce(repo, platforms, reply, f"digest:{year}-W{week:02d}")
