@@ -34,20 +34,19 @@ async def to_person(ctx: Context, platform: str, user_id: str, reply: Reply, key
 
 
 async def to_review(ctx: Context, reply: Reply, key: str) -> None:
-    for platform in ctx.platforms:
-        await send(ctx, platform, REVIEW, reply, f"{platform}:{key}")
+    await broadcast(ctx.repo, ctx.platforms, REVIEW, reply, key)
 
 
 async def to_announcements(ctx: Context, reply: Reply, key: str) -> None:
-    await announce(ctx.repo, ctx.platforms, reply, key)
+    await broadcast(ctx.repo, ctx.platforms, ANNOUNCE, reply, key)
 
 
-async def announce(repo: Repos, platforms: tuple[str, ...], reply: Reply, key: str) -> bool:
-    """`to_announcements`, for the scheduler's jobs: every announcement room of every platform, once for `key`.
-    True if anything was queued (not already, for that key)."""
+async def broadcast(repo: Repos, platforms: tuple[str, ...], target: str, reply: Reply, key: str) -> bool:
+    """`reply` to `target` (REVIEW or ANNOUNCE) on every platform, once for `key` (the scheduler's jobs call it
+    too). True if anything was queued, not already there for that key."""
     queued = False
     for platform in platforms:
-        queued = await send_to(repo, platform, ANNOUNCE, reply, f"{platform}:{key}") or queued
+        queued = await send_to(repo, platform, target, reply, f"{platform}:{key}") or queued
     return queued
 
 

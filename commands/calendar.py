@@ -455,7 +455,7 @@ async def send_reminders(
             with language(lang):
                 reply = reminder(event, tz)
             if event.scope == "network" or not event.department:
-                queued += await notify.announce(repo, platforms, reply, key)
+                queued += await notify.broadcast(repo, platforms, notify.ANNOUNCE, reply, key)
                 continue
             for person in await repo.people.in_department(event.department):
                 target = notify.dm(person.platform_user_id)
@@ -490,4 +490,4 @@ async def send_digest(
         if not decided and not coming:
             blocks.append(Para.of(str(_("Rien de nouveau cette semaine."))))
         reply = Reply.card(blocks)
-    return await notify.announce(repo, platforms, reply, f"digest:{year}-W{week:02d}")
+    return await notify.broadcast(repo, platforms, notify.ANNOUNCE, reply, f"digest:{year}-W{week:02d}")

@@ -229,16 +229,10 @@ async def faq(ctx: Context, action: str | None, id: str | None) -> Reply | list[
 
 async def remind_unanswered(repo: Repos, platforms: tuple[str, ...], now: datetime) -> int:
     """Escalated questions still without an answer, listed once a day in the review room."""
-    from sqlalchemy import select
-
-    waiting = list(await repo.session.scalars(
-        select(Question).where(Question.status == "escalated", Question.created_at <= now - timedelta(hours=12))
-        .order_by(Question.created_at)))
+    waiting = await repo.questions.escalated_before(now - timedelta(hours=12))
     if not waiting:
         return 0
     reply = Reply.card([Heading.of(str(_("{n} question(s) attendent une réponse")).format(n=len(waiting))),
                         Bullets.of([f"{q.readable_id!s} — {q.text[:120]}" for q in waiting])])
-    for platform in platforms:
-        await repo.outbox.enqueue(platform, notify.REVIEW, {"reply": reply.to_json()},
-                                  dedupe_key=f"{platform}:questions:{now.date().isoformat()}")
+    await notify.broadcast(repo, platforms, notify.REVIEW, reply, f"questions:{now.date().isoformat()}")
     return len(waiting)

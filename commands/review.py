@@ -19,6 +19,7 @@ from bot.rich import Bullets, Heading
 from commands import command, registry
 from commands.cards import CARDS, announcement
 from storage.models import Item
+from storage.repositories import Repos
 
 REACTIONS = {"✅": "approve", "❌": "reject", "❓": "request_info", "✋": "claim"}
 NEWSLETTER_KEY = "newsletter:last"
@@ -407,11 +408,11 @@ async def reacted(ctx: Context, reaction: Reaction) -> list[Reply]:
     return [Reply.text(prompt.format(id=item.readable_id), topic=str(item.readable_id))]
 
 
-async def remind_waiting(ctx_repo: Any, platforms: tuple[str, ...], now: datetime, after_days: int) -> int:
+async def remind_waiting(repo: Repos, platforms: tuple[str, ...], now: datetime, after_days: int) -> int:
     """Once a day, in the review room: what has waited longer than `after_days` (one message a day at most)."""
     items = [
         i
-        for i in await ctx_repo.items.in_statuses([str(s) for s in review.PENDING])
+        for i in await repo.items.in_statuses([str(s) for s in review.PENDING])
         if now - i.created_at >= timedelta(days=after_days)
     ]
     if not items:
@@ -427,11 +428,5 @@ async def remind_waiting(ctx_repo: Any, platforms: tuple[str, ...], now: datetim
             Bullets.of(lines),
         ]
     )
-    for platform in platforms:
-        await ctx_repo.outbox.enqueue(
-            platform,
-            notify.REVIEW,
-            {"reply": reply.to_json()},
-            dedupe_key=f"{platform}:reminder:{now.date().isoformat()}",
-        )
+    await notify.broadcast(repo, platforms, notify.REVIEW, reply, f"reminder:{now.date().isoformat()}")
     return len(items)

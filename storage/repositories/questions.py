@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,3 +31,8 @@ class QuestionRepository(Repository):
 
     async def get_by_id(self, question_id: int) -> Question | None:
         return await self.session.get(Question, question_id)
+
+    async def escalated_before(self, cutoff: datetime) -> list[Question]:
+        """Questions sent to ONPE before `cutoff` that are still without an answer, oldest first."""
+        statement = select(Question).where(Question.status == "escalated", Question.created_at <= cutoff)
+        return list(await self.session.scalars(statement.order_by(Question.created_at)))
