@@ -47,6 +47,7 @@ from bot.messages import (
     UserId,
 )
 from bot.outbox import PermanentDeliveryError
+from commands.review import REACTIONS
 from integrations import connecting, http
 from integrations.slack import modals, render
 from integrations.slack.home import home_view
@@ -66,8 +67,8 @@ PERMANENT_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "user_not_found",
     "cannot_dm_bot", "msg_too_long", "invalid_blocks", "no_text", "restricted_action", "missing_scope",
 }
-REVIEW_ACTIONS = ("claim", "approve", "request_info", "reject")
-REACTION_KEYS = {action: key for action, key, _style in render.REVIEW_BUTTONS}
+REVIEW_ACTIONS = tuple(action for action, _style in render.REVIEW_BUTTONS)
+REACTION_KEYS = {action: key for key, action in REACTIONS.items()}  # a button does what its emoji does
 # Slack names its emoji: the review card's ✅ ❌ ❓ ✋ work as reactions too, as on Matrix.
 EMOJI = {"white_check_mark": "✅", "x": "❌", "question": "❓", "grey_question": "❓", "raised_hand": "✋",
          "hand": "✋"}

@@ -79,7 +79,7 @@ class Renderer:
         rendered = self.blocks(reply)[: MAX_BLOCKS - 2]
         rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(state)}]})
         buttons = []
-        for action, _key, style in REVIEW_BUTTONS:
+        for action, style in REVIEW_BUTTONS:
             if action not in actions:
                 continue
             button: dict[str, Any] = {
@@ -114,11 +114,12 @@ def fallback(reply: Reply) -> str:
 
 
 # The review actions a button can take, the reaction key the core's handler understands for each, and style.
-REVIEW_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
-    ("claim", "✋", None),
-    ("approve", "✅", "primary"),
-    ("request_info", "❓", None),
-    ("reject", "❌", "danger"),
+# The review card's buttons, in order, with Slack's style (the reactions that do the same: commands.review).
+REVIEW_BUTTONS: tuple[tuple[str, str | None], ...] = (
+    ("claim", None),
+    ("approve", "primary"),
+    ("request_info", None),
+    ("reject", "danger"),
 )
 
 
