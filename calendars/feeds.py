@@ -9,7 +9,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Protocol
@@ -137,12 +137,7 @@ class FeedEvent:
 
     @classmethod
     def of(cls, event: FeedEventLike) -> FeedEvent:
-        return cls(
-            uid=event.uid, sequence=event.sequence, title=event.title, starts_at=event.starts_at,
-            ends_at=event.ends_at, all_day=event.all_day, location=event.location, url=event.url,
-            description=event.description, cancelled=event.cancelled, created_at=event.created_at,
-            updated_at=event.updated_at, recurrence=event.recurrence,
-        )
+        return cls(**{f.name: getattr(event, f.name) for f in fields(cls)})
 
 
 def local_dates(event: FeedEventLike, tz: ZoneInfo) -> tuple[date, date]:
@@ -491,14 +486,17 @@ class RenderedFeed:
     body: bytes
     gzipped: bytes
     etag: str  # of `body`, without quotes
-    last_modified: datetime | None
     stamp: FeedStamp
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return self.stamp.last_change
 
     @classmethod
     def of(cls, body: bytes, stamp: FeedStamp) -> RenderedFeed:
         # iCalendar text shrinks about tenfold, and calendar apps accept gzip; mtime=0 keeps the bytes stable.
         gzipped = gzip.compress(body, compresslevel=6, mtime=0)
-        return cls(body, gzipped, hashlib.sha256(body).hexdigest()[:32], stamp.last_change, stamp)
+        return cls(body, gzipped, hashlib.sha256(body).hexdigest()[:32], stamp)
 
 
 def _render_feed(events: Sequence[FeedEvent], name: str, timezone: str, stamp: FeedStamp) -> RenderedFeed:
