@@ -73,7 +73,6 @@ class FakeSlack:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # what was posted to response URLs
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the Socket Mode client acknowledged
-    names: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, dict[str, str], str | None, str]]] = field(default_factory=dict)
     base_url: str = ""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
@@ -170,8 +169,8 @@ class FakeSlack:
         if method == "users.info":
             user = str(args.get("user"))
             return {**ok, "user": {"id": user, "name": user.lower(),
-                                   "profile": {"display_name": self.names.get(user, user.lower())}}}
-        if method in ("views.open", "views.publish", "views.update"):
+                                   "profile": {"display_name": user.lower()}}}
+        if method in ("views.open", "views.publish"):
             return {**ok, "view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **(args.get("view") or {})}}
         if method == "files.getUploadURLExternal":
             file_id = "F" + uuid.uuid4().hex[:8].upper()
