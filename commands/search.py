@@ -9,15 +9,13 @@ from bot.messages import Reply
 from bot.registry import Arg
 from bot.rich import Block, Bullets, Heading, Para, Span, bold, code, fill
 from commands import command
-from storage.search import Hit, SearchIndex, parse_query
+from storage.search import KIND_WORDS, Hit, SearchIndex, parse_query
 
 KIND_LABELS: dict[str, LazyText] = {
     "document": _("document"),
     "practice": _("pratique"),
     "faq": _("FAQ"),
 }
-KIND_WORDS = {"document": "document", "documents": "document", "pratique": "practice", "pratiques": "practice",
-              "practice": "practice", "faq": "faq"}
 
 
 def vocabularies() -> dict[str, dict[str, str]]:

@@ -177,7 +177,7 @@ _FILTER_NAMES = {
     "an": "year",
     "year": "year",
 }
-_KIND_WORDS: dict[str, Kind] = {
+KIND_WORDS: dict[str, Kind] = {
     "document": "document",
     "documents": "document",
     "doc": "document",
@@ -239,8 +239,8 @@ def parse_query(text: str, vocabularies: Mapping[str, Mapping[str, str]] | None 
             continue
         if name == "department":
             resolved = _resolve_department(value)
-        elif fold(value) in _KIND_WORDS and name == "type":
-            resolved = _KIND_WORDS[fold(value)]
+        elif fold(value) in KIND_WORDS and name == "type":
+            resolved = KIND_WORDS[fold(value)]
         else:
             words = vocabularies.get(name)
             # No vocabulary to check against: the value is taken as a key.
