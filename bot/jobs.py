@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from bot import notify
 from bot.app import App
-from bot.config import CalendarConfig
 from bot.dialogs import expired_notice
 from bot.i18n import language
-from calendars.imports import FeedError, Fetched, fetch, host_of, read, withdraw
-from commands.calendar import Outcome, record_reading, send_digest, send_reminders
+from calendars.imports import host_of, http_client, read_source, withdraw
+from commands.calendar import record_reading, send_digest, send_reminders
 from commands.questions import remind_unanswered
 from commands.review import remind_waiting
 from storage.repositories import Repos
@@ -61,11 +56,11 @@ async def remind_events(app: App, now: datetime | None = None) -> int:
     return count
 
 
-async def refresh_calendars(app: App, now: datetime | None = None, client: httpx.AsyncClient | None = None) -> int:
+async def refresh_calendars(app: App, now: datetime | None = None) -> int:
     """Read the external calendars whose time has come (see calendars.imports); returns how many were read.
 
     The configured ones are brought in line with `calendar.external_feeds` first. Each is fetched outside any
-    transaction (a slow server holds no lock), read in a thread (a big calendar takes a while), then merged.
+    transaction (a slow server holds no lock), then merged.
     """
     now = now or datetime.now(UTC)
     settings = app.config.calendar
@@ -78,41 +73,21 @@ async def refresh_calendars(app: App, now: datetime | None = None, client: httpx
         due = [(s.id, s.url, s.etag, s.last_modified, s.body_digest) for s in await repo.calendar_sources.due(now)]
     if not due:
         return 0
-    owned = client is None
-    client = client or httpx.AsyncClient(follow_redirects=True)
     admins = notify.admins(app.config.roles.admins, tuple(app.router.platforms))
-    try:
+    async with http_client() as client:
         for source_id, url, etag, last_modified, digest in due:
-            outcome = await _read_source(client, url, etag, last_modified, digest, tz, now, past, settings)
+            outcome = await read_source(
+                client, url, etag, last_modified, digest, tz=tz, now=now, past=past,
+                timeout=settings.import_timeout_seconds, max_bytes=int(settings.import_max_mb * 1024 * 1024),
+                max_events=settings.import_max_events,
+            )
             async with app.db.session() as session:
                 await record_reading(Repos(session), source_id, outcome, now, admins=admins,
                                      lang=app.config.language, past=past)
             if outcome.problem is not None:
                 log.warning("calendar source %d (%s): %s", source_id, host_of(url), outcome.problem)
-    finally:
-        if owned:
-            await client.aclose()
     app.outbox.wake()
     return len(due)
-
-
-async def _read_source(
-    client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None, digest: str | None,
-    tz: ZoneInfo, now: datetime, past: timedelta, settings: CalendarConfig,
-) -> Outcome:
-    try:
-        fetched = await fetch(client, url, etag, last_modified, timeout=settings.import_timeout_seconds,
-                              max_bytes=int(settings.import_max_mb * 1024 * 1024))
-        if fetched.body is None:
-            return Outcome(fetched=fetched)
-        body_digest = hashlib.sha256(fetched.body + now.astimezone(tz).date().isoformat().encode()).hexdigest()
-        if body_digest == digest:  # the same body today: nothing to read again
-            return Outcome(fetched=Fetched(None, fetched.etag, fetched.last_modified), digest=digest)
-        reading = await asyncio.to_thread(read, fetched.body, tz, now, past=past,
-                                          max_events=settings.import_max_events)
-    except FeedError as problem:
-        return Outcome(problem=problem)
-    return Outcome(fetched=fetched, reading=reading, digest=body_digest)
 
 
 async def weekly_digest(app: App, now: datetime | None = None) -> bool:

@@ -8,6 +8,7 @@ organisers and attendees stay behind: they are the source's business, and attend
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,41 @@ async def fetch(
 
 def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:g}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a reading of a source went: a problem, or the server's validators and, when the body was new, what
+    it holds (no reading: nothing changed) and its digest (see CalendarSource.body_digest)."""
+
+    problem: FeedError | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    reading: Reading | None = None
+    digest: str | None = None
+
+
+def http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(follow_redirects=True)
+
+
+async def read_source(
+    client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None, digest: str | None, *,
+    tz: ZoneInfo, now: datetime, past: timedelta, timeout: float, max_bytes: int, max_events: int,
+) -> Outcome:
+    """Fetch a source and read what changed: a 304, or a body already read today, is not read again."""
+    try:
+        fetched = await fetch(client, url, etag, last_modified, timeout=timeout, max_bytes=max_bytes)
+        if fetched.body is None:
+            return Outcome(etag=fetched.etag, last_modified=fetched.last_modified)
+        body_digest = hashlib.sha256(fetched.body + now.astimezone(tz).date().isoformat().encode()).hexdigest()
+        if body_digest == digest:
+            return Outcome(etag=fetched.etag, last_modified=fetched.last_modified, digest=digest)
+        # A big calendar takes a while to read: in a thread, so that the bot goes on answering.
+        reading = await asyncio.to_thread(read, fetched.body, tz, now, past=past, max_events=max_events)
+    except FeedError as problem:
+        return Outcome(problem=problem)
+    return Outcome(etag=fetched.etag, last_modified=fetched.last_modified, reading=reading, digest=body_digest)
 
 
 # --- Reading -----------------------------------------------------------------------------------------------------

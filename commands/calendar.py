@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from bot.i18n import _, language
 from bot.messages import Reply, RoomKind
 from bot.registry import Arg, Role, Usage, Where
 from bot.rich import Bullets, Heading, Para, Span, code, fill
-from calendars.imports import FeedError, Fetched, Merge, Reading, host_of, merge, withdraw
+from calendars.imports import FeedError, Merge, Outcome, host_of, merge, withdraw
 from calendars.occurrences import Occurrence, occurrences
 from commands import command, registry
 from commands.directory import target_department
@@ -309,16 +308,6 @@ async def remove_source(ctx: Context, number: str | None) -> Reply:
 DEFAULT_REFRESH_MINUTES = 60
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How a reading of a source went: a problem, or what the server sent (None: unchanged) and its reading."""
-
-    problem: FeedError | None = None
-    fetched: Fetched | None = None
-    reading: Reading | None = None
-    digest: str | None = None  # of the body read (see CalendarSource.body_digest)
-
-
 async def record_reading(
     repo: Repos, source_id: int, outcome: Outcome, now: datetime, *, admins: list[tuple[str, str]], lang: str,
     past: timedelta,
@@ -349,8 +338,7 @@ async def record_reading(
             await _tell(repo, recipients, reply, f"calendar-source:{source.id}:down:{now.isoformat()}")
         return None
     merged = None
-    assert outcome.fetched is not None
-    source.etag, source.last_modified = outcome.fetched.etag, outcome.fetched.last_modified
+    source.etag, source.last_modified = outcome.etag, outcome.last_modified
     source.body_digest = outcome.digest or source.body_digest
     if outcome.reading is not None:
         merged = await merge(repo, source, outcome.reading, now, past)
