@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from storage.db import Database
 from tests.circuit import pdf
@@ -212,3 +213,32 @@ async def test_reject_on_an_item_decided_meanwhile_says_why_without_asking_a_rea
     [refused] = await ws.fake.wait_for(lambda: ws.fake.called("chat.postEphemeral", user="UBOB"))
     assert "D-1 a déjà été archivé par uonpe" in refused.text
     assert len(ws.fake.called("views.open")) == 1  # the document's form only
+
+
+async def test_the_bots_token_never_goes_to_a_file_address_outside_slack(ws: Workspace) -> None:
+    asked: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        asked.append(request.headers.get("Authorization", ""))
+        return web.Response(body=pdf().data)
+
+    web_app = web.Application()
+    web_app.router.add_get("/rapport.pdf", elsewhere)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "localhost", 0)
+    await site.start()
+    try:
+        for answer in ("soumettre", "4", "Rapport annuel 2025", "03/11/2025", "Service ODPE", "maltraitance",
+                       "Données du département", "mixte", "03"):
+            await ws.dm(answer)
+        await ws.fake.wait_for(lambda: [c for c in ws.fake.posted("DUMARIE") if "Étape 9/10" in c.text])
+        before = len(ws.fake.posted("DUMARIE"))
+        foreign = {**ws.fake.share_file("rapport.pdf", pdf().data),
+                   "url_private_download": f"http://localhost:{runner.addresses[0][1]}/rapport.pdf"}
+        await ws.dm("", files=[foreign])
+        answers = await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE")[before:])
+        assert asked == []
+        assert "Étape 9/10" in answers[-1].text, answers[-1].text  # the file is asked for again; nothing is lost
+    finally:
+        await runner.cleanup()

@@ -18,6 +18,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -97,6 +98,7 @@ class SlackIntegration:
         token = self.config.bot_token.get_secret_value() if self.config.bot_token else ""
         base_url = self.config.api_url or AsyncWebClient.BASE_URL
         self.client = AsyncWebClient(token=token, base_url=base_url.rstrip("/") + "/")
+        self._file_hosts = {"files.slack.com", urlsplit(base_url).hostname}
         # Slack's 429 says how long to wait: the client waits that long and tries again.
         self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
         http_mode = self.config.mode == "http"
@@ -343,8 +345,8 @@ class SlackIntegration:
     async def _download(self, file: dict[str, Any]) -> Attachment | None:
         """A file shared with the bot, read with the bot's token (a little past the size limit at most)."""
         url = file.get("url_private_download") or file.get("url_private")
-        if not url:
-            return None
+        if not url or urlsplit(url).hostname not in self._file_hosts:
+            return None  # the bot's token goes to Slack's own file servers only
         limit = self.app.config.files.max_size_mb * 1024 * 1024 + 1
         token = self.config.bot_token.get_secret_value() if self.config.bot_token else ""
         try:
