@@ -17,6 +17,7 @@ from bot.messages import Reply
 from bot.registry import Role
 from bot.rich import mention
 from storage.models import Item, Person
+from storage.repositories import Repos
 
 
 class Status(enum.StrEnum):
@@ -97,11 +98,28 @@ async def find_item(ctx: Context, text: str) -> Item:
     return await lookup.find(text, ("D", "P"), sentence, ctx.repo.items.get)
 
 
-async def person_name(ctx: Context, person_id: int | None) -> str:
+async def person_name(repo: Repos, person_id: int | None) -> str:
     if person_id is None:
         return str(_("le bot"))
-    person: Person | None = await ctx.repo.people.get(person_id)
+    person: Person | None = await repo.people.get(person_id)
     return person.display_name if person else "?"
+
+
+def allowed(item: Item, action: str) -> bool:
+    """Whether `action` can be taken on `item` in its state (who may take it is `apply`'s check)."""
+    return item.status in TRANSITIONS[action].sources
+
+
+async def state_line(repo: Repos, item: Item) -> str:
+    """The item's state and its last step, e.g. « État : archivé — accepté par Claire le 03/11/2026 »."""
+    line = str(_("État : {state}")).format(state=status_label(item.status))
+    entries = await repo.audit.for_subject(str(item.readable_id))
+    last = entries[-1] if entries else None
+    if last is not None and last.actor_id is not None:
+        line += " — " + str(_("{action} par {who} le {day}")).format(
+            action=action_label(last.action), who=await person_name(repo, last.actor_id),
+            day=last.at.strftime("%d/%m/%Y"))
+    return line
 
 
 async def why_not(ctx: Context, item: Item, action: str) -> str:
@@ -109,7 +127,7 @@ async def why_not(ctx: Context, item: Item, action: str) -> str:
     rid = item.readable_id
     entries = await ctx.repo.audit.for_subject(str(rid))
     last = entries[-1] if entries else None
-    who = await person_name(ctx, last.actor_id if last else None)
+    who = await person_name(ctx.repo, last.actor_id if last else None)
     day = last.at.strftime("%d/%m/%Y") if last else "?"
     sentences: dict[str, LazyText] = {
         Status.ARCHIVED: _("{id} a déjà été archivé par {who} le {day}."),
@@ -154,7 +172,7 @@ async def apply(
         values.update(claimed_by_id=ctx.person.id, claimed_at=ctx.now)
     if target in DECIDED:
         values.update(decision=action, decision_note=note, decided_by_id=ctx.person.id, decided_at=ctx.now)
-    if item.status not in transition.sources or not await ctx.repo.items.transition(
+    if not allowed(item, action) or not await ctx.repo.items.transition(
         item, [str(s) for s in transition.sources], str(target), **values
     ):
         raise UserError(await why_not(ctx, item, action))

@@ -227,7 +227,7 @@ async def queue(ctx: Context) -> Reply:
         return Reply.text(str(_("Rien en attente : la file est vide.")))
     lines = []
     for item in items:
-        claimer = await review.person_name(ctx, item.claimed_by_id) if item.claimed_by_id else None
+        claimer = await review.person_name(ctx.repo, item.claimed_by_id) if item.claimed_by_id else None
         status = review.status_label(item.status)
         line = f"{item.readable_id} — {item.title} — {status} — {age(item.created_at, ctx.now)}"
         if claimer:

@@ -492,7 +492,7 @@ class SlackIntegration:
         async with self.app.db.session() as session:
             repo = Repos(session)
             item = await repo.items.get(rid) if rid is not None else None
-            if item is None or item.status in review.TRANSITIONS[action].sources:
+            if item is None or review.allowed(item, action):
                 return None
             channel = self.config.review_channel or ""
             message = self._message(user, person.display_name, channel, RoomKind.REVIEW, "", f"too-late:{subject}")
@@ -567,16 +567,10 @@ class SlackIntegration:
             item = await repo.items.get(rid) if rid is not None else None
             if item is None:
                 return self.renderer.blocks(reply)
-            entries = await repo.audit.for_subject(subject)
-            last = entries[-1] if entries else None
-            who = await repo.people.get(last.actor_id) if last and last.actor_id else None
-        with language(self.app.config.language):
-            state = str(_("État : {state}")).format(state=review.status_label(item.status))
-            if who is not None and last is not None:
-                state += " — " + str(_("{action} par {who} le {day}")).format(
-                    action=review.action_label(last.action), who=who.display_name, day=last.at.strftime("%d/%m/%Y"))
-            actions = [a for a in REVIEW_ACTIONS if item.status in review.TRANSITIONS[a].sources]
-            return self.renderer.review_blocks(reply, subject, state, actions)
+            with language(self.app.config.language):
+                state = await review.state_line(repo, item)
+        actions = [a for a in REVIEW_ACTIONS if review.allowed(item, a)]
+        return self.renderer.review_blocks(reply, subject, state, actions)
 
     async def _refresh_card(self, channel: str, ts: str) -> None:
         """The review message shows the item's new state: updated in place."""
