@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
-from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select
 from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from storage import departments
-from storage.models import Event, FeedToken, Person, UTCDateTime
+from storage.models import Event, FeedToken, Person
 
 PRODID = "-//ONPE//odpe-bot//FR"
 # Events that ended longer ago than this leave the feeds: calendar apps keep what they already have, and the
@@ -151,12 +151,6 @@ def local_dates(event: FeedEventLike, tz: ZoneInfo) -> tuple[date, date]:
     return first, max(after, first + timedelta(days=1))
 
 
-def _end() -> ColumnElement[datetime]:
-    # An event without an end ends when it starts (RFC 5545 reads a DTSTART alone that way); a series ends with
-    # its last occurrence.
-    return type_coerce(func.coalesce(Event.series_ends_at, Event.ends_at, Event.starts_at), UTCDateTime())
-
-
 async def events_for(session: AsyncSession, scope: FeedScope, now: datetime, past_days: int = PAST_DAYS) -> list[Event]:
     """The events a feed of `scope` publishes, in feed order (start, then UID).
 
@@ -164,7 +158,7 @@ async def events_for(session: AsyncSession, scope: FeedScope, now: datetime, pas
     more than `past_days` ago are left out.
     """
     cutoff = now - timedelta(days=past_days)
-    statement = select(Event).where(scope.condition(), _end() >= cutoff).order_by(Event.starts_at, Event.uid)
+    statement = select(Event).where(scope.condition(), Event.last_moment >= cutoff).order_by(Event.starts_at, Event.uid)
     return list(await session.scalars(statement))
 
 
@@ -183,7 +177,7 @@ class FeedStamp:
 async def stamp_of(session: AsyncSession, scope: FeedScope, now: datetime, past_days: int = PAST_DAYS) -> FeedStamp:
     """The stamp of `scope`'s feed, in one query."""
     cutoff = now - timedelta(days=past_days)
-    end = _end()
+    end = Event.last_moment
     kept = end >= cutoff
     statement = select(
         func.max(case((kept, Event.updated_at))),

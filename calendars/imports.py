@@ -63,6 +63,10 @@ class ImportedEvent:
     recurrence: str | None = None
     series_ends_at: datetime | None = None
 
+    @property
+    def last_moment(self) -> datetime:  # as Event.last_moment
+        return self.series_ends_at or self.ends_at or self.starts_at
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -295,8 +299,8 @@ def read(body: bytes, tz: ZoneInfo, now: datetime, *, past: timedelta, max_event
         events.sort(key=lambda e: e.starts_at)
         skipped += len(events) - max_events
         # The soonest are kept: what is coming matters more than what is far ahead.
-        past_ones = [e for e in events if (e.series_ends_at or e.ends_at or e.starts_at) < now]
-        coming = [e for e in events if (e.series_ends_at or e.ends_at or e.starts_at) >= now]
+        past_ones = [e for e in events if e.last_moment < now]
+        coming = [e for e in events if e.last_moment >= now]
         events = (coming + past_ones[::-1])[:max_events]
     return Reading(events, skipped)
 
@@ -379,7 +383,7 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
         await repo.events.add_many(new)
         result.added = len(new)
     for event in known.values():
-        gone_by_age = (event.series_ends_at or event.ends_at or event.starts_at) < now - past
+        gone_by_age = event.last_moment < now - past
         if event.cancelled or gone_by_age:
             continue
         event.cancel(now)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
@@ -243,6 +244,17 @@ class Event(Base):
     @property
     def readable_id(self) -> ReadableId:
         return ReadableId("E", self.number)
+
+    @hybrid_property
+    def last_moment(self) -> datetime:
+        """When it is over: the end of its last occurrence for a series, its start when it has no end (RFC 5545
+        reads a DTSTART alone that way)."""
+        return self.series_ends_at or self.ends_at or self.starts_at
+
+    @last_moment.inplace.expression
+    @classmethod
+    def _last_moment(cls) -> sa.ColumnElement[datetime]:
+        return sa.type_coerce(sa.func.coalesce(cls.series_ends_at, cls.ends_at, cls.starts_at), UTCDateTime())
 
     def changed(self, now: datetime, at_least: int = 0) -> None:
         """Note a change subscribers must see: calendar apps take it only with a higher SEQUENCE."""

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, type_coerce
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ids import ReadableId
-from storage.models import Event, UTCDateTime
+from storage.models import Event
 from storage.repositories.base import Repository
 from storage.repositories.counters import CounterRepository
 
@@ -97,10 +97,9 @@ class EventRepository(Repository):
         shown = Event.scope == "network"
         if department:
             shown = or_(shown, Event.department == department)
-        ends = type_coerce(func.coalesce(Event.series_ends_at, Event.ends_at, Event.starts_at), UTCDateTime())
         statement = (
             select(Event)
-            .where(Event.cancelled.is_(False), Event.starts_at < end, ends > start, shown)
+            .where(Event.cancelled.is_(False), Event.starts_at < end, Event.last_moment > start, shown)
             .order_by(Event.starts_at, Event.id)
         )
         return list(await self.session.scalars(statement))
