@@ -14,6 +14,7 @@ import yaml
 
 import commands
 from bot import indexing
+from bot.activity import Activity
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -21,6 +22,7 @@ from bot.ratelimit import RateLimiter
 from bot.registry import Registry
 from bot.router import Router
 from storage import migrate
+from storage.clock import Clock
 from storage.db import Database
 from storage.repositories import Repos
 
@@ -38,6 +40,7 @@ def seed_faq() -> list[dict[str, str]]:
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any] | None]]
 HEALTH_TIMEOUT = 5.0
+IDLE_POLL = 0.02  # seconds between two looks at the outbox while waiting for the bot to be idle
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,15 @@ class App:
     def __init__(self, config: Config, registry: Registry | None = None, db: Database | None = None) -> None:
         self.config = config
         self.db = db or Database(config.database.url)
+        # The one clock of the program is the database's, which stamps the rows (tests set it).
+        self.clock: Clock = self.db.clock
         self.registry = registry or commands.load()
         self.metrics = Metrics()
+        # Integrations mark their work on it too (a sync read, a Slack listener), see `idle`.
+        self.activity = Activity()
         self.limiter = RateLimiter(config.rate_limit.per_minute, config.rate_limit.burst)
-        self.router = Router(config, self.db, self.registry, self.metrics, self.limiter)
-        self.outbox = Outbox(self.db)
+        self.router = Router(config, self.db, self.registry, self.metrics, self.limiter, self.activity)
+        self.outbox = Outbox(self.db, self.activity)
         self.started = time.monotonic()
         # Integrations add their own (e.g. "matrix": age of the last sync).
         self.health_checks: dict[str, HealthCheck] = {"database": self.db.ping}
@@ -73,6 +80,29 @@ class App:
                 await repo.kv.set(FAQ_SEEDED, True)
             if not await indexing.in_step(repo):
                 log.info("search index rebuilt: %d entries", await indexing.rebuild(repo))
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Return once the bot has nothing left to do: no message, sync or event being handled, no delivery under
+        way, and nothing in the outbox for the platforms this process delivers to. What was received before is
+        then answered, once; tests wait for it before checking that nothing more was sent. Raises TimeoutError,
+        saying what is left, after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                await asyncio.wait_for(self.activity.quiet(), max(0.0, deadline - loop.time()))
+                waiting = await self.outbox.waiting()
+            except TimeoutError:
+                waiting = []
+            if not waiting and self.activity.running == 0:
+                return
+            if loop.time() >= deadline:
+                left = ", ".join(f"{m.platform}:{m.room_id} ({m.attempts} tries)" for m in waiting) or "nothing queued"
+                raise TimeoutError(f"the bot is still busy after {timeout} s: {self.activity.running} piece(s) of "
+                                   f"work under way; outbox: {left}")
+            if waiting:
+                self.outbox.wake()
+            await asyncio.sleep(IDLE_POLL)
 
     async def health(self) -> Health:
         parts: dict[str, dict[str, Any]] = {}

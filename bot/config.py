@@ -235,6 +235,11 @@ class Config(BaseSettings):
             raise ValueError(f"unknown time zone '{value}' (e.g. Europe/Paris)") from None
         return value
 
+    @property
+    def tz(self) -> ZoneInfo:
+        """The zone of the dates people read and type, and of scheduled jobs."""
+        return ZoneInfo(self.timezone)
+
     @field_validator("command_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:

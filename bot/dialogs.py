@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.forms import SKIP, YES, Answer, Form, FormContext, Invalid, Kind, display, parse
 from bot.i18n import LazyText, _
@@ -44,11 +45,11 @@ class Flow:
 
 
 def form_context(config: Config, now: datetime) -> FormContext:
-    """What the fields' parse functions need: the file store, the size limit, today's date."""
+    """What the fields' parse functions need: the file store, the size limit, today's date where people are."""
     return FormContext(
         files=FileStore(config.files.dir),
         max_file_bytes=config.files.max_size_mb * 1024 * 1024,
-        today=now.date(),
+        today=now.astimezone(config.tz).date(),
     )
 
 
@@ -148,7 +149,7 @@ class Dialogs:
         if state.expires_at > ctx.now:
             return None
         await ctx.repo.dialogs.delete(ctx.person.id)
-        return expired_notice(self.flows[state.form], state)
+        return expired_notice(self.flows[state.form], state, ctx.config.tz)
 
     async def cancel(self, ctx: Context) -> Reply:
         state = await self.active(ctx)
@@ -277,11 +278,11 @@ def in_progress(flows: dict[str, Flow], state: Dialog | None) -> str | None:
                  "d'en commencer une autre.")).format(title=flows[state.form].form.title, k=state.step + 1)
 
 
-def expired_notice(flow: Flow, state: Dialog) -> Reply:
+def expired_notice(flow: Flow, state: Dialog, tz: ZoneInfo) -> Reply:
     return Reply.text(
         str(_("Votre saisie « {title} », commencée le {day}, a expiré faute de réponse. Rien n'a été envoyé : "
               "recommencez quand vous voulez.")).format(
-            title=flow.form.title, day=state.started_at.strftime("%d/%m/%Y")
+            title=flow.form.title, day=state.started_at.astimezone(tz).strftime("%d/%m/%Y")
         )
     )
 

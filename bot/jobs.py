@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot import notify
@@ -19,9 +19,9 @@ from storage.repositories import Repos
 log = logging.getLogger(__name__)
 
 
-async def expire_dialogs(app: App, now: datetime | None = None) -> int:
+async def expire_dialogs(app: App) -> int:
     """Dialogs idle past their time are closed, and their person told so, once."""
-    now = now or datetime.now(UTC)
+    now = app.clock.now()
     flows = app.router.dialogs.flows
     async with app.db.session() as session:
         repo = Repos(session)
@@ -32,7 +32,7 @@ async def expire_dialogs(app: App, now: datetime | None = None) -> int:
             if person is None or state.form not in flows:
                 continue
             with language(person.language or app.config.language):
-                reply = expired_notice(flows[state.form], state)
+                reply = expired_notice(flows[state.form], state, app.config.tz)
             await repo.outbox.enqueue(
                 person.platform, notify.dm(person.platform_user_id), {"reply": reply.to_json()},
                 dedupe_key=f"dialog-expired:{state.id}:{state.started_at.isoformat()}",
@@ -43,9 +43,9 @@ async def expire_dialogs(app: App, now: datetime | None = None) -> int:
     return len(states)
 
 
-async def remind_events(app: App, now: datetime | None = None) -> int:
+async def remind_events(app: App) -> int:
     """Reminders of the events whose moment has come (see commands.calendar.send_reminders)."""
-    now = now or datetime.now(UTC)
+    now = app.clock.now()
     async with app.db.session() as session:
         count = await send_reminders(
             Repos(session), tuple(app.router.platforms), list(app.config.calendar.reminders), now,
@@ -56,13 +56,13 @@ async def remind_events(app: App, now: datetime | None = None) -> int:
     return count
 
 
-async def refresh_calendars(app: App, now: datetime | None = None) -> int:
+async def refresh_calendars(app: App) -> int:
     """Read the external calendars whose time has come (see calendars.imports); returns how many were read.
 
     The configured ones are brought in line with `calendar.external_feeds` first. Each is fetched outside any
     transaction (a slow server holds no lock), then merged.
     """
-    now = now or datetime.now(UTC)
+    now = app.clock.now()
     settings = app.config.calendar
     tz = ZoneInfo(app.config.timezone)
     past = timedelta(days=settings.feed_past_days)
@@ -90,8 +90,8 @@ async def refresh_calendars(app: App, now: datetime | None = None) -> int:
     return len(due)
 
 
-async def weekly_digest(app: App, now: datetime | None = None) -> bool:
-    now = now or datetime.now(UTC)
+async def weekly_digest(app: App) -> bool:
+    now = app.clock.now()
     calendar = app.config.calendar
     async with app.db.session() as session:
         sent = await send_digest(
@@ -103,10 +103,10 @@ async def weekly_digest(app: App, now: datetime | None = None) -> bool:
     return sent
 
 
-async def remind_reviewers(app: App, now: datetime | None = None) -> int:
+async def remind_reviewers(app: App) -> int:
     """The daily list of what waits too long; at most one a day (its outbox key has the date), so a restart
     after the hour sends it if it was missed, and never twice."""
-    now = now or datetime.now(UTC)
+    now = app.clock.now()
     local = now.astimezone(ZoneInfo(app.config.timezone))
     if local.hour < app.config.review.remind_hour:
         return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, NewType
 
 from bot.rich import Block, Doc, Para, Span, UserLink
@@ -50,7 +49,6 @@ class Message:
     text: str
     attachments: tuple[Attachment, ...] = ()
     thread_id: EventId | None = None
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # What the thread it was written in is about (e.g. "Q-3"), when the integration knows it.
     topic: str | None = None
     # The platform may deliver this event again (a repeated sync, a retried webhook): record its id so it

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.activity import Activity
 from storage.db import Database
+from storage.models import OutboxMessage
 from storage.repositories import Repos
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,10 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 class Outbox:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, db: Database, activity: Activity | None = None) -> None:
         self.db = db
-        self.clock = clock
+        self.clock = db.clock
+        self.activity = activity or Activity()
         self.deliverers: dict[str, Deliverer] = {}
         self._wake = asyncio.Event()
         # One round at a time: two rounds reading the same due row would send it twice.
@@ -61,14 +64,15 @@ class Outbox:
 
     async def send_due(self, limit: int = 50) -> int:
         """Try every message whose time has come, for the platforms that can take them; returns how many went."""
-        async with self._round:
-            return await self._send_due(limit)
+        with self.activity.busy():
+            async with self._round:
+                return await self._send_due(limit)
 
     async def _send_due(self, limit: int) -> int:
         async with self.db.session() as session:
             due = [
                 (m.id, m.platform, m.room_id, m.payload, m.attempts)
-                for m in await Repos(session).outbox.due(self.clock(), limit)
+                for m in await Repos(session).outbox.due(self.clock.now(), limit)
                 if m.platform in self.deliverers
             ]
         sent = 0
@@ -79,7 +83,7 @@ class Outbox:
                 log.warning("outbox message %s to %s given up: %s", message_id, room_id, exc)
                 await self._record(message_id, error=str(exc), retry_at=None)
             except Exception as exc:  # any failure is retried later; the dispatcher must keep going
-                retry_at = self.clock() + retry_delay(attempts) if attempts + 1 < MAX_ATTEMPTS else None
+                retry_at = self.clock.now() + retry_delay(attempts) if attempts + 1 < MAX_ATTEMPTS else None
                 log.info("outbox message %s to %s not sent yet (%s)", message_id, room_id, type(exc).__name__)
                 await self._record(message_id, error=f"{type(exc).__name__}: {exc}"[:500], retry_at=retry_at)
             else:
@@ -87,11 +91,16 @@ class Outbox:
                 sent += 1
         return sent
 
+    async def waiting(self) -> list[OutboxMessage]:
+        """What is still to send to the platforms this process delivers to (a few, the soonest first)."""
+        async with self.db.session() as session:
+            return await Repos(session).outbox.pending(list(self.deliverers))
+
     async def _record(self, message_id: int, error: str | None = None, retry_at: datetime | None = None) -> None:
         async with self.db.session() as session:
             outbox = Repos(session).outbox
             if error is None:
-                await outbox.mark_sent(message_id, self.clock())
+                await outbox.mark_sent(message_id, self.clock.now())
             else:
                 await outbox.mark_failed(message_id, error, retry_at)
 

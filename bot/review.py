@@ -8,6 +8,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import indexing, lookup, notify
 from bot.context import Context
@@ -110,7 +111,7 @@ def allowed(item: Item, action: str) -> bool:
     return item.status in TRANSITIONS[action].sources
 
 
-async def state_line(repo: Repos, item: Item) -> str:
+async def state_line(repo: Repos, item: Item, tz: ZoneInfo) -> str:
     """The item's state and its last step, e.g. « État : archivé — accepté par Claire le 03/11/2026 »."""
     line = str(_("État : {state}")).format(state=status_label(item.status))
     entries = await repo.audit.for_subject(str(item.readable_id))
@@ -118,7 +119,7 @@ async def state_line(repo: Repos, item: Item) -> str:
     if last is not None and last.actor_id is not None:
         line += " — " + str(_("{action} par {who} le {day}")).format(
             action=action_label(last.action), who=await person_name(repo, last.actor_id),
-            day=last.at.strftime("%d/%m/%Y"))
+            day=last.at.astimezone(tz).strftime("%d/%m/%Y"))
     return line
 
 
@@ -128,7 +129,7 @@ async def why_not(ctx: Context, item: Item, action: str) -> str:
     entries = await ctx.repo.audit.for_subject(str(rid))
     last = entries[-1] if entries else None
     who = await person_name(ctx.repo, last.actor_id if last else None)
-    day = last.at.strftime("%d/%m/%Y") if last else "?"
+    day = last.at.astimezone(ctx.config.tz).strftime("%d/%m/%Y") if last else "?"
     sentences: dict[str, LazyText] = {
         Status.ARCHIVED: _("{id} a déjà été archivé par {who} le {day}."),
         Status.PUBLISHED: _("{id} a déjà été publié par {who} le {day}."),

@@ -7,8 +7,8 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
+from bot.activity import Activity
 from bot.config import Config
 from bot.context import Context
 from bot.dialogs import Dialogs
@@ -39,9 +39,11 @@ def help_line(command: Command, prefix: str) -> list[Span]:
 
 class Router:
     def __init__(
-        self, config: Config, db: Database, registry: Registry, metrics: Metrics, limiter: RateLimiter
+        self, config: Config, db: Database, registry: Registry, metrics: Metrics, limiter: RateLimiter,
+        activity: Activity,
     ) -> None:
         self.config = config
+        self.activity = activity
         self.db = db
         self.registry = registry
         self.metrics = metrics
@@ -66,6 +68,10 @@ class Router:
 
     async def handle(self, message: Message) -> list[Reply]:
         """Every reply to `message`, in the sender's language. Never raises for a command's failure."""
+        with self.activity.busy():
+            return await self._handle(message)
+
+    async def _handle(self, message: Message) -> list[Reply]:
         self.metrics.messages.labels(message.platform).inc()
         if "\x00" in message.text:
             # No database keeps a NUL in text (PostgreSQL refuses it): it can only be noise.
@@ -193,6 +199,10 @@ class Router:
 
     async def handle_reaction(self, reaction: Reaction) -> list[Reply]:
         """A reaction to one of the bot's prompts, handed to the handler of that kind of prompt."""
+        with self.activity.busy():
+            return await self._handle_reaction(reaction)
+
+    async def _handle_reaction(self, reaction: Reaction) -> list[Reply]:
         handler = self.registry.reactions.get(reaction.prompt.kind)
         message = Message(
             platform=reaction.platform,
@@ -229,7 +239,7 @@ class Router:
             registry=self.registry,
             roles=roles_of(message.sender, person.roles or (), message.room_kind, self.config),
             language=person.language or self.config.language,
-            now=datetime.now(UTC),
+            now=self.db.clock.now(),
             words=words,
             dialogs=self.dialogs,
             platforms=tuple(self.platforms),

@@ -164,14 +164,17 @@ async def events_for(session: AsyncSession, scope: FeedScope, now: datetime, pas
 
 @dataclass(frozen=True)
 class FeedStamp:
-    """What a feed's body depends on: its last change, and how many events it holds.
+    """What a feed's body depends on: its last change, how many events it holds, and their versions.
 
     `last_change` is the latest `updated_at` of its events, or the moment an event left the feed by growing
-    old if that is later, so that it only moves forward; None for a feed that never held an event.
+    old if that is later, so that it only moves forward; None for a feed that never held an event. Every
+    published change raises an event's SEQUENCE, so `sequences` (their sum) moves even when a change bears the
+    same time as the one before it (a clock set back, two changes within its resolution).
     """
 
     last_change: datetime | None
     count: int
+    sequences: int
 
 
 async def stamp_of(session: AsyncSession, scope: FeedScope, now: datetime, past_days: int = PAST_DAYS) -> FeedStamp:
@@ -183,13 +186,14 @@ async def stamp_of(session: AsyncSession, scope: FeedScope, now: datetime, past_
         func.max(case((kept, Event.updated_at))),
         func.count(case((kept, 1))),
         func.max(case((~kept, end))),
+        func.coalesce(func.sum(case((kept, Event.sequence))), 0),
     ).where(scope.condition())
     row = (await session.execute(statement)).one()
     updated: datetime | None = row[0]
     dropped: datetime | None = row[2]
     left = dropped + timedelta(days=past_days) if dropped is not None else None
     changes = [moment for moment in (updated, left) if moment is not None]
-    return FeedStamp(max(changes) if changes else None, int(row[1]))
+    return FeedStamp(max(changes) if changes else None, int(row[1]), int(row[3]))
 
 
 # --- Rendering ---------------------------------------------------------------------------------------------------

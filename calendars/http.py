@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -24,7 +23,7 @@ from calendars.feeds import (
     events_for,
     stamp_of,
 )
-from storage.models import FeedToken, Person, utcnow
+from storage.models import FeedToken, Person
 from storage.repositories import Repos
 from storage.repositories.feeds import hash_token
 
@@ -71,14 +70,13 @@ class FeedService:
         self.app = app
         self.cache = cache or FeedCache()
         self.past_days = past_days
-        self.clock: Callable[[], datetime] = utcnow
         self._tokens: dict[str, _Checked[FeedScope]] = {}
         self._stamps: dict[FeedScope, _Checked[FeedStamp]] = {}
         self._names: dict[FeedScope, str] = {}
 
     async def by_token(self, raw: str) -> Feed | None:
         """The feed of a live token; None when the token is unknown or revoked (the caller says 404, no more)."""
-        now = self.clock()
+        now = self.app.clock.now()
         key = hash_token(raw)
         known = self._tokens.get(key)
         scope = known.value if known is not None and known.fresh(now) else None
@@ -100,7 +98,7 @@ class FeedService:
         return await self._finish(scope, found)
 
     async def network(self) -> Feed:
-        now = self.clock()
+        now = self.app.clock.now()
         scope = FeedScope.of_network()
         feed = self._current(scope, now)
         if feed is not None:

@@ -167,8 +167,9 @@ async def read_source(
 # --- Reading -----------------------------------------------------------------------------------------------------
 
 
-def _zone_name(zone: tzinfo | None, tz: ZoneInfo) -> str | None:
-    """The IANA name of `zone`: its own, or the bot's when a VTIMEZONE of the source describes the same zone."""
+def _zone_name(zone: tzinfo | None, tz: ZoneInfo, year: int) -> str | None:
+    """The IANA name of `zone`: its own, or the bot's when a VTIMEZONE of the source describes the same zone
+    in the years around `year` (the moment's)."""
     if zone is None:
         return None
     key = getattr(zone, "key", None)
@@ -183,8 +184,7 @@ def _zone_name(zone: tzinfo | None, tz: ZoneInfo) -> str | None:
     )):
         return "UTC"
     # A zone the source described itself (Outlook's names, say): the bot's zone if it agrees twice a month
-    # over the years around now, which is what the feeds of the network use.
-    year = datetime.now(UTC).year
+    # over the years around the moment, which is what the feeds of the network use.
     for moment in (datetime(y, m, d, 12) for y in range(year - 1, year + 3) for m in range(1, 13) for d in (1, 15)):
         if zone.utcoffset(moment) != tz.utcoffset(moment):
             return None
@@ -198,7 +198,7 @@ def _normalised(value: Any, tz: ZoneInfo) -> Any:
         return value
     if value.tzinfo is None:
         return value.replace(tzinfo=tz)
-    name = _zone_name(value.tzinfo, tz)
+    name = _zone_name(value.tzinfo, tz, value.year)
     if name in (None, "UTC"):
         return value.astimezone(UTC)
     return value.replace(tzinfo=ZoneInfo(name))

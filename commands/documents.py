@@ -136,7 +136,7 @@ async def status(ctx: Context, id: str | None) -> Reply | list[Reply]:
         raise UserError(_("{id} n'est pas l'une de vos soumissions.").format(id=item.readable_id))
     entries = await ctx.repo.audit.for_subject(str(item.readable_id))
     history = [
-        f"{e.at.strftime('%d/%m/%Y %H:%M')} — {review.action_label(e.action)}"
+        f"{e.at.astimezone(ctx.config.tz).strftime('%d/%m/%Y %H:%M')} — {review.action_label(e.action)}"
         + (f" : {e.detail['note']}" if e.detail and e.detail.get("note") else "")
         for e in entries
     ]

@@ -351,7 +351,7 @@ async def newsletter(ctx: Context) -> list[Reply]:
         return [Reply.text(str(_("Aucune soumission valorisée (avec accord) depuis la dernière lettre.")))]
     markdown, html_text = newsletter_text(items)
     await ctx.repo.kv.set(NEWSLETTER_KEY, ctx.now.isoformat())
-    day = ctx.now.strftime("%Y-%m-%d")
+    day = ctx.now.astimezone(ctx.config.tz).strftime("%Y-%m-%d")
     return [
         Reply.text(
             str(_("Brouillon de la lettre : {n} soumission(s) valorisée(s).")).format(n=len(items)),

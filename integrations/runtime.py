@@ -85,7 +85,7 @@ class Runtime:
 
 
 async def housekeeping(app: App) -> None:
-    cutoff = datetime.now(UTC) - PROCESSED_EVENTS_KEPT
+    cutoff = app.clock.now() - PROCESSED_EVENTS_KEPT
     async with app.db.session() as session:
         repos = Repos(session)
         pruned = await repos.processed.prune(cutoff)

@@ -18,7 +18,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.clock import Clock
+from storage.models import CLOCK_OPTION
 from storage.repositories import Repos
+from storage.repositories.base import CLOCK_KEY
 from storage.repositories.dialogs import CACHE_KEY, DialogCache
 
 SQLITE_PRAGMAS: tuple[str, ...] = (
@@ -80,10 +83,14 @@ def _inline_sqlite(database: str, **kwargs: Any) -> aiosqlite.Connection:
 
 
 class Database:
-    """One database for the whole bot: `async with db.session() as session:` is one transaction."""
+    """One database for the whole bot: `async with db.session() as session:` is one transaction.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    It holds the app's clock: rows are stamped by it, and repositories read it (`Repository.now`).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, clock: Clock | None = None) -> None:
         self.url = make_url(url)
+        self.clock = clock or Clock()
         ensure_sqlite_directory(self.url)
         # A SQLite file cannot drop a connection the way a server can: pinging it would only cost a round trip.
         # Sessions always end in a commit or a rollback, so the pool's extra rollback on return is a
@@ -95,6 +102,7 @@ class Database:
             pool_pre_ping=not sqlite_file_db,
             pool_reset_on_return=None if sqlite_file_db else "rollback",
             connect_args={"async_creator_fn": _inline_sqlite} if sqlite_file_db else {},
+            execution_options={CLOCK_OPTION: self.clock},
         )
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
@@ -119,6 +127,7 @@ class Database:
         """
         async with self._turn, self._sessions() as session:
             session.info[CACHE_KEY] = self.dialog_cache
+            session.info[CLOCK_KEY] = self.clock
             try:
                 yield session
             except BaseException:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
+from storage.clock import Clock
 from storage.ids import Prefix, ReadableId
 
 # Stable constraint names, so that Alembic can alter or drop them by name on both engines.
@@ -26,8 +27,17 @@ NAMING_CONVENTION: dict[str, str] = {
 ITEM_PREFIXES: dict[str, Prefix] = {"document": "D", "practice": "P"}
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# The execution option under which the database's engine carries the app's clock (see storage.db).
+CLOCK_OPTION = "odpe_clock"
+
+
+def stamp(context: Any) -> datetime:
+    """The default of the time columns: now, by the clock of the database the row is written to, so that
+    rows stamped by the ORM and by Core statements alike follow the clock tests set."""
+    clock = context.execution_options.get(CLOCK_OPTION)
+    if not isinstance(clock, Clock):
+        raise LookupError("no clock on this connection: rows are written through storage.db.Database")
+    return clock.now()
 
 
 def _empty_dict() -> dict[str, Any]:
@@ -52,7 +62,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             # A naive datetime is ambiguous (local? UTC?): refusing it finds the bug where it is made.
-            raise ValueError(f"naive datetime {value!r}: pass an aware datetime, e.g. datetime.now(UTC)")
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime, e.g. clock.now()")
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             # SQLite compares datetimes as text: they must all be written in the same zone, without offset.
@@ -92,8 +102,8 @@ class Person(Base):
     department: Mapped[str | None]  # code: "03", "2A", "971"
     language: Mapped[str | None]  # "fr" | "en"; None follows the bot's default
     roles: Mapped[list[str]] = mapped_column(JsonList, default=_empty_list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
 
 class Contact(Base):
@@ -111,7 +121,7 @@ class Contact(Base):
     organisation: Mapped[str | None]
     address: Mapped[str | None] = mapped_column(sa.Text)
     updated_by: Mapped[str | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
 
 class StoredFile(Base):
@@ -126,7 +136,7 @@ class StoredFile(Base):
     size: Mapped[int]
     path: Mapped[str]
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
 
 
 class Item(Base):
@@ -154,8 +164,8 @@ class Item(Base):
     feature_consent: Mapped[str | None]  # "asked" | "given" | "refused"
     # Platform ids of the review-room root message, so a reaction can be traced back after a restart.
     review_ref: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
     @property
     def readable_id(self) -> ReadableId:
@@ -168,7 +178,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_entry"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=stamp)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))  # None: the bot itself
     subject: Mapped[str] = mapped_column(index=True)  # "D-12", "annuaire:03", …
     action: Mapped[str]
@@ -191,7 +201,7 @@ class Question(Base):
     answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))
     helpful: Mapped[bool | None]
     review_ref: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
     answered_at: Mapped[datetime | None]
 
     @property
@@ -209,8 +219,8 @@ class FaqEntry(Base):
     answer: Mapped[str] = mapped_column(sa.Text)
     source_question_id: Mapped[int | None] = mapped_column(sa.ForeignKey("question.id"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
 
 class Event(Base):
@@ -238,8 +248,8 @@ class Event(Base):
     recurrence: Mapped[str | None] = mapped_column(sa.Text)
     series_ends_at: Mapped[datetime | None]
     cancelled: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
     @property
     def readable_id(self) -> ReadableId:
@@ -289,7 +299,7 @@ class CalendarSource(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     events: Mapped[int] = mapped_column(default=0)  # how many events the last reading gave
     skipped: Mapped[int] = mapped_column(default=0)  # how many it could not take (no date, UID taken...)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
 
 
 class FeedToken(Base):
@@ -302,7 +312,7 @@ class FeedToken(Base):
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str]  # "network" | "department" | "personal"
     department: Mapped[str | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
 
@@ -319,8 +329,8 @@ class DialogState(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=_empty_dict)
     origin_room: Mapped[str]
     platform: Mapped[str]
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
@@ -337,9 +347,9 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(unique=True)
     status: Mapped[str] = mapped_column(default="pending")  # "pending" | "sent" | "failed"
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=stamp)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamp)
     sent_at: Mapped[datetime | None]
 
 
@@ -350,7 +360,7 @@ class ProcessedEvent(Base):
 
     platform: Mapped[str] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    processed_at: Mapped[datetime] = mapped_column(default=stamp, index=True)
 
 
 class KeyValue(Base):
@@ -360,7 +370,7 @@ class KeyValue(Base):
 
     key: Mapped[str] = mapped_column(primary_key=True)
     value: Mapped[Any] = mapped_column(sa.JSON())
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamp, onupdate=stamp)
 
 
 class Counter(Base):

@@ -16,6 +16,7 @@ removed at the end of the session.
 - `migrated_db` (function scope): a `storage.db.Database` on a database migrated to head, so with the
   sample Allier contact. The database is made and migrated once per test module; after each test, every
   table is put back to its just-migrated rows (generated-id sequences are not reset: ids keep growing).
+  Its clock, the app's, is set to `TEST_START` and runs on from there: a test that needs another day sets it.
 - `repos`: a `storage.repositories.Repos` on one session of `migrated_db`, committed after the test
   (rolled back if the test raised).
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ from storage.search import SearchIndex
 
 POSTGRESQL_URL_VARIABLE = "ODPE_BOT_TEST_DATABASE_URL"
 BACKENDS = ("sqlite", "postgresql")
+# The moment every test starts at unless it sets the clock itself: Tuesday 24/11/2026, 10:00 in Paris, far from a
+# change of hour. Tests reckon their dates from it, so that none depends on the day the suite runs.
+TEST_START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 class DatabaseServer:
@@ -161,6 +166,7 @@ async def _module_database(database_server: DatabaseServer) -> AsyncIterator[tup
 @pytest.fixture
 async def migrated_db(_module_database: tuple[Database, Rows]) -> AsyncIterator[Database]:
     db, migrated_rows = _module_database
+    db.clock.set(TEST_START)
     yield db
     await _restore(db, migrated_rows)
 

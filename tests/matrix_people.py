@@ -28,6 +28,9 @@ from bot.config import Config
 from bot.registry import Registry
 from integrations.matrix import MatrixIntegration
 from integrations.runtime import Runtime
+from storage.clock import Clock
+from storage.db import Database
+from tests.db_fixtures import TEST_START
 from tests.synapse import RegisteredUser, Synapse
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
@@ -164,6 +167,11 @@ class BotSetup:
     workdir: Path
     database_url: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    # One clock across the bot's restarts, as one machine has: set to TEST_START once, then running.
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        self.clock.set(TEST_START)
 
     def config(self) -> Config:
         matrix = {
@@ -187,7 +195,8 @@ class BotSetup:
 
     async def start(self, registry: Registry | None = None, http: bool = False) -> Running:
         """The bot as `odpe-bot run` runs it (Matrix, scheduler, outbox), with the HTTP server if `http`."""
-        app = App(self.config(), registry=registry)
+        config = self.config()
+        app = App(config, registry=registry, db=Database(config.database.url, clock=self.clock))
         await app.migrate()
         bot = MatrixIntegration(app)
         runtime = Runtime(app, [bot], http=http)

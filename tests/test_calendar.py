@@ -9,11 +9,17 @@ import pytest
 
 from bot.app import App
 from bot.messages import RoomKind
+from storage.db import Database
 from storage.ids import parse_readable_id
 from storage.repositories import Repos
 from tests.circuit import Circuit
+from tests.db_fixtures import TEST_START
 
-NEXT_YEAR = datetime.now(UTC).year + 1
+NEXT_YEAR = TEST_START.year + 1
+
+
+def in_days(days: int) -> datetime:
+    return TEST_START + timedelta(days=days)
 
 
 @pytest.fixture
@@ -54,7 +60,7 @@ async def test_a_timed_event_is_stored_in_utc_across_summer_and_winter(circuit: 
 
 
 async def test_the_agenda_lists_what_is_coming_for_the_network_and_the_department(circuit: Circuit) -> None:
-    day = (datetime.now(UTC) + timedelta(days=10)).strftime("%d/%m/%Y")
+    day = in_days(10).strftime("%d/%m/%Y")
     rid = await create(circuit, "Comité technique", day, "14h30", "16h", "Moulins", "-", "2")
     agenda = await circuit.text("!agenda")
     assert f"{rid} — {day} 14:30–16:00 — Comité technique (03 Allier) — Moulins" in agenda
@@ -97,13 +103,13 @@ async def test_only_onpe_creates_network_events(circuit: Circuit) -> None:
     for answer in ("Webinaire national", f"01/02/{NEXT_YEAR}", "10h", "-", "-", "-", "1"):
         await circuit.say(answer)
     assert "Les événements de tout le réseau sont créés par l'ONPE" in await circuit.text("oui")
-    day = (datetime.now(UTC) + timedelta(days=5)).strftime("%d/%m/%Y")
+    day = in_days(5).strftime("%d/%m/%Y")
     rid = await create(circuit, "Webinaire national", day, "10h", "-", "-", "-", "1", user="onpe")
     assert rid in await circuit.text("!agenda", user="paul")  # the network sees it, whatever its département
 
 
 async def test_an_event_is_changed_and_cancelled_by_its_author_only(circuit: Circuit) -> None:
-    day = (datetime.now(UTC) + timedelta(days=20)).strftime("%d/%m/%Y")
+    day = in_days(20).strftime("%d/%m/%Y")
     rid = await create(circuit, "Formation", day, "9h", "12h", "Moulins", "-", "2")
     assert "Seuls la personne qui a créé" in await circuit.text(f"!evenement annuler {rid}", user="paul")
     summary = await circuit.text(f"!evenement modifier {rid}")
@@ -142,25 +148,30 @@ async def test_subscription_links_are_personal_revocable_and_given_in_a_dm_only(
 async def test_reminders_go_once_at_each_offset_follow_edits_and_skip_cancelled(circuit: Circuit) -> None:
     from bot import jobs
 
-    day = datetime.now(UTC) + timedelta(days=3)
+    day = in_days(3)
     network = await create(circuit, "Plénière", day.strftime("%d/%m/%Y"), "10h", "-", "Paris", "-", "1", user="onpe")
     local = await create(circuit, "Comité", day.strftime("%d/%m/%Y"), "15h", "-", "-", "-", "2")
     start = (await stored(circuit.app, network)).starts_at
     before = start - timedelta(days=1, minutes=-5)  # within the P1D window
-    assert await jobs.remind_events(circuit.app, now=before) >= 1
-    assert await jobs.remind_events(circuit.app, now=before + timedelta(minutes=30)) == 0  # never twice
+    clock = circuit.app.clock
+    clock.set(before)
+    assert await jobs.remind_events(circuit.app) >= 1
+    clock.set(before + timedelta(minutes=30))
+    assert await jobs.remind_events(circuit.app) == 0  # never twice
     await circuit.app.outbox.send_due()
     [announced] = [s for s in circuit.to("announce") if "Plénière" in s.text]
     assert "Rappel : Plénière" in announced.text and "Lieu : Paris" in announced.text
 
     local_start = (await stored(circuit.app, local)).starts_at
-    await jobs.remind_events(circuit.app, now=local_start - timedelta(minutes=50))  # the PT1H window
+    clock.set(local_start - timedelta(minutes=50))  # the PT1H window
+    await jobs.remind_events(circuit.app)
     await circuit.app.outbox.send_due()
     assert any("Rappel : Comité" in s.text for s in circuit.to_person("marie"))  # the département's referent
     assert not any("Comité" in s.text for s in circuit.to("announce"))
 
     await circuit.say(f"!evenement annuler {network}", user="onpe")
-    assert await jobs.remind_events(circuit.app, now=start - timedelta(minutes=30)) == 0  # cancelled: nothing
+    clock.set(start - timedelta(minutes=30))
+    assert await jobs.remind_events(circuit.app) == 0  # cancelled: nothing
 
 
 async def test_the_weekly_digest_lists_the_week_once(circuit: Circuit) -> None:
@@ -170,13 +181,13 @@ async def test_the_weekly_digest_lists_the_week_once(circuit: Circuit) -> None:
 
     rid = await circuit.submit(title="Rapport annuel")
     await circuit.say(f"!approuver {rid}", user="onpe", room=RoomKind.REVIEW)
-    day = (datetime.now(UTC) + timedelta(days=4)).strftime("%d/%m/%Y")
+    day = in_days(4).strftime("%d/%m/%Y")
     event = await create(circuit, "Plénière", day, "10h", "-", "-", "-", "1", user="onpe")
-    local = datetime.now(ZoneInfo("Europe/Paris"))
-    monday = (local - timedelta(days=local.weekday())).replace(hour=10, minute=0)
-    now = max(monday, local).astimezone(UTC)
-    assert await jobs.weekly_digest(circuit.app, now=now)
-    assert not await jobs.weekly_digest(circuit.app, now=now + timedelta(hours=1))  # once a week
+    local = TEST_START.astimezone(ZoneInfo("Europe/Paris"))  # a Tuesday: the digest of Monday was missed
+    assert local.weekday() == 1
+    assert await jobs.weekly_digest(circuit.app)
+    circuit.app.clock.advance(timedelta(hours=1))
+    assert not await jobs.weekly_digest(circuit.app)  # once a week
     await circuit.app.outbox.send_due()
     [digest] = [s for s in circuit.to("announce") if "La semaine du réseau" in s.text]
     assert f"{rid} — Rapport annuel" in digest.text and event in digest.text
@@ -187,16 +198,19 @@ async def test_reminders_survive_a_restart_and_an_edit_that_moves_the_event_reca
 ) -> None:
     from bot import jobs
 
-    day = datetime.now(UTC) + timedelta(days=3)
+    day = in_days(3)
     rid = await create(circuit, "Comité", day.strftime("%d/%m/%Y"), "15h", "-", "-", "-", "2")
     start = (await stored(circuit.app, rid)).starts_at
     due = start - timedelta(days=1, minutes=-5)
-    assert await jobs.remind_events(circuit.app, now=due) == 2  # the département's two referents
+    clock = circuit.app.clock
+    clock.set(due)
+    assert await jobs.remind_events(circuit.app) == 2  # the département's two referents
     await circuit.app.close()
 
     # A new process on the same database (the outbox remembers what was queued): nothing goes out twice.
-    restarted = Circuit(App(circuit.app.config))
-    assert await jobs.remind_events(restarted.app, now=due + timedelta(minutes=10)) == 0
+    restarted = Circuit(App(circuit.app.config, db=Database(circuit.app.config.database.url, clock=clock)))
+    clock.set(due + timedelta(minutes=10))
+    assert await jobs.remind_events(restarted.app) == 0
     await restarted.app.outbox.send_due()
     assert len([s for s in restarted.to_person("marie") if "Rappel : Comité" in s.text]) == 1
 
@@ -207,8 +221,10 @@ async def test_reminders_survive_a_restart_and_an_edit_that_moves_the_event_reca
     assert "modifié" in await restarted.text("oui")
     moved = (await stored(restarted.app, rid)).starts_at
     assert moved == start + timedelta(days=1)
-    assert await jobs.remind_events(restarted.app, now=due + timedelta(hours=2)) == 0  # not yet
-    assert await jobs.remind_events(restarted.app, now=moved - timedelta(hours=23)) == 2
+    clock.set(due + timedelta(hours=2))
+    assert await jobs.remind_events(restarted.app) == 0  # not yet
+    clock.set(moved - timedelta(hours=23))
+    assert await jobs.remind_events(restarted.app) == 2
     await restarted.app.outbox.send_due()
     assert len([s for s in restarted.to_person("marie") if "Rappel : Comité" in s.text]) == 2
     await restarted.app.close()

@@ -151,7 +151,8 @@ async def test_a_dialog_started_in_a_shared_room_goes_on_in_the_dm(circuit: Circ
 async def test_an_idle_dialog_expires_with_a_message(circuit: Circuit) -> None:
     await circuit.say("!soumettre")
     await circuit.say("1")
-    expired = await jobs.expire_dialogs(circuit.app, now=datetime.now(UTC) + timedelta(hours=25))
+    circuit.app.clock.advance(timedelta(hours=25))
+    expired = await jobs.expire_dialogs(circuit.app)
     await circuit.app.outbox.send_due()
     assert expired == 1
     [notice] = circuit.to_person("marie")
@@ -185,11 +186,11 @@ async def test_review_actions_only_by_reviewers_and_only_in_the_review_room(circ
 
 async def test_an_action_that_no_longer_applies_says_who_did_what_and_when(circuit: Circuit) -> None:
     rid = await circuit.submit()
+    circuit.app.clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # 00:30 on the 25th in Paris
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
     [reply] = await circuit.say(f"!refuser {rid} trop tard", user="bob", room=REVIEW)
-    today = datetime.now(UTC).strftime("%d/%m/%Y")
     assert reply.tone is Tone.ERROR
-    assert reply.plain().startswith(f"{rid} a déjà été archivé par onpe le {today}.")
+    assert reply.plain().startswith(f"{rid} a déjà été archivé par onpe le 25/11/2026.")  # the day in Paris
 
 
 async def test_a_rejection_reaches_the_submitter_with_its_reason(circuit: Circuit) -> None:
@@ -280,10 +281,10 @@ async def test_a_restart_between_approval_and_announcement_sends_it_once(app: Ap
 
 async def test_reviewers_are_reminded_once_a_day_of_what_waits_too_long(circuit: Circuit) -> None:
     rid = await circuit.submit()
-    later = datetime.now(UTC) + timedelta(days=8)
-    later = later.replace(hour=12)
-    assert await jobs.remind_reviewers(circuit.app, now=later) == 1
-    assert await jobs.remind_reviewers(circuit.app, now=later + timedelta(hours=1)) == 1
+    circuit.app.clock.advance(timedelta(days=8))  # 10:00 in Paris, past the reminder's hour (9)
+    assert await jobs.remind_reviewers(circuit.app) == 1
+    circuit.app.clock.advance(timedelta(hours=1))
+    assert await jobs.remind_reviewers(circuit.app) == 1
     await circuit.app.outbox.send_due()
     reminders = [s for s in circuit.to("review") if "Rappel" in s.text]
     assert len(reminders) == 1 and rid in reminders[0].text

@@ -82,9 +82,7 @@ async def add(repos: Repos, case: Case, **values: object) -> Event:
 
 
 async def cancel(repos: Repos, event: Event) -> None:
-    event.cancelled = True
-    event.sequence += 1
-    event.updated_at = datetime.now(UTC)
+    event.cancel(repos.events.now())
     await repos.session.flush()
 
 
@@ -265,7 +263,7 @@ async def test_the_stamp_moves_on_a_change_and_when_an_event_grows_old(repos: Re
 async def client(app: App) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     web_app = make_web_app(app)
     add_routes(web_app, app)
-    web_app[FEEDS_KEY].clock = lambda: NOW
+    app.clock.freeze(NOW)
     async with TestClient(TestServer(web_app)) as test_client:
         yield test_client
 
@@ -433,7 +431,8 @@ async def test_an_unchanged_feed_is_not_rebuilt_and_a_change_is_seen(
     async with app.db.session() as session:
         event = await Repos(session).events.by_uid("network@test")
         assert event is not None
-        await cancel(Repos(session), event)
+        await cancel(Repos(session), event)  # at the instant the feed was read (the clock is stopped): its
+    # SEQUENCE, not its time, tells the change
     changed = await client.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status == 200 and changed.headers["ETag"] != first.headers["ETag"]
     vevent = icalendar_events(await changed.read())["network@test"]
@@ -454,19 +453,19 @@ async def test_a_person_without_departement_gets_the_network_in_the_personal_fee
 async def test_a_change_made_elsewhere_or_an_old_event_is_seen_within_the_revalidation_delay(
     app: App, client: TestClient, calendar: dict[str, str]
 ) -> None:
-    service = client.app[FEEDS_KEY]
     url = f"/ical/{calendar['network']}.ics"
     first = await client.get(url, headers=IDENTITY)
     # A statement on a bare connection, as another process would write: this process is not told.
     async with app.db.engine.begin() as connection:
         await connection.execute(
-            update(Event).where(Event.uid == "network@test").values(title="Renommé", updated_at=NOW)
+            update(Event).where(Event.uid == "network@test")
+            .values(title="Renommé", updated_at=NOW + timedelta(minutes=1))
         )
     assert (await client.get(url, headers=IDENTITY)).headers["ETag"] == first.headers["ETag"]
-    service.clock = lambda: NOW + REVALIDATE
+    app.clock.freeze(NOW + REVALIDATE)
     renamed = await client.get(url, headers=IDENTITY)
     assert str(icalendar_events(await renamed.read())["network@test"]["SUMMARY"]) == "Renommé"
     # Half a year after it ended, the event leaves the feed; Last-Modified moves forward with it.
-    service.clock = lambda: utc(2027, 2, 1, 10) + timedelta(days=PAST_DAYS, seconds=1)
+    app.clock.freeze(utc(2027, 2, 1, 10) + timedelta(days=PAST_DAYS, seconds=1))
     later = await client.get(url, headers={**IDENTITY, "If-Modified-Since": renamed.headers["Last-Modified"]})
     assert later.status == 200 and uids_of(await later.read()) == []

@@ -28,8 +28,9 @@ from storage.db import Database
 from storage.models import Event
 from storage.repositories import Repos
 from tests.circuit import Circuit
+from tests.db_fixtures import TEST_START
 
-YEAR = datetime.now(UTC).year + 1
+YEAR = TEST_START.year + 1
 NOW = datetime(YEAR, 1, 10, 8, 0, tzinfo=UTC)
 
 
@@ -121,7 +122,9 @@ async def department_feed(app: App, code: str = "03", now: datetime = NOW) -> by
 
 
 async def refresh(circuit: Circuit, now: datetime) -> int:
-    read = await jobs.refresh_calendars(circuit.app, now=now)
+    """The import job, run at `now` by the app's clock (stopped there: readings are due to the second)."""
+    circuit.app.clock.freeze(now)
+    read = await jobs.refresh_calendars(circuit.app)
     await circuit.app.outbox.send_due()
     return read
 
@@ -270,7 +273,7 @@ async def test_a_series_keeps_its_rule_in_the_feed_and_is_expanded_in_the_agenda
 async def test_the_agenda_command_shows_each_coming_occurrence(
     migrated_db: Database, tmp_path: Path, server: FeedServer
 ) -> None:
-    today = datetime.now(UTC)
+    today = TEST_START
     start = (today + timedelta(days=3)).strftime("%Y%m%d")
     server.body = calendar(vevent("hebdo@allier.fr", "Point hebdomadaire", f"DTSTART;TZID=Europe/Paris:{start}T093000",
                                   f"DTEND;TZID=Europe/Paris:{start}T100000", "RRULE:FREQ=WEEKLY"))

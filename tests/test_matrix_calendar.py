@@ -16,6 +16,7 @@ import icalendar
 import pytest
 
 from bot import jobs
+from tests.db_fixtures import TEST_START
 from tests.matrix_people import BotSetup, Person, Running
 from tests.synapse import Synapse
 
@@ -53,7 +54,7 @@ async def test_an_event_made_in_a_dm_is_recalled_and_reaches_the_subscribed_cale
 ) -> None:
     bot_id = bot.bot.config.user_id
     dm = await marie.dm(bot_id, encrypted=True)
-    day = (datetime.now(PARIS) + timedelta(days=2)).date()
+    day = (TEST_START.astimezone(PARIS) + timedelta(days=2)).date()
     for answer in ("!profil departement 03", "!evenement", "Commission enfance", day.strftime("%d/%m/%Y"), "14h30",
                    "2h", "Moulins", "-", "2", "oui"):
         await marie.say(dm, answer)

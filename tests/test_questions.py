@@ -97,14 +97,15 @@ async def test_a_search_result_from_the_faq_can_be_shown(circuit: Circuit) -> No
 
 
 async def test_unanswered_questions_are_listed_once_a_day(circuit: Circuit) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from bot import jobs
 
     await circuit.say("!question Quel logiciel de tableur utilise l'équipe de Mayotte ?")
-    later = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12)
-    await jobs.remind_reviewers(circuit.app, now=later)
-    await jobs.remind_reviewers(circuit.app, now=later + timedelta(hours=2))
+    circuit.app.clock.advance(timedelta(days=1, hours=2))  # the next day, past the reminder's hour
+    await jobs.remind_reviewers(circuit.app)
+    circuit.app.clock.advance(timedelta(hours=2))
+    await jobs.remind_reviewers(circuit.app)
     await circuit.app.outbox.send_due()
     lists = [s for s in circuit.to("review") if "attendent une réponse" in s.text]
     assert len(lists) == 1 and "Q-1" in lists[0].text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ import pytest
 
 from bot import jobs
 from storage.db import Database
+from tests.db_fixtures import TEST_START
 from tests.slack_fake import Call, Workspace, blocks_by_id, option, submit, submit_document_by_modal, workspace
 
 
@@ -73,7 +74,7 @@ async def test_event_modal_then_app_home_shows_items_and_coming_events(ws: Works
     await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
     view = await opened_view(ws, "evenement")
     blocks = blocks_by_id(view)
-    day = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    day = (TEST_START + timedelta(days=10)).date().isoformat()
     state = {
         "title": text("Réunion des référents"), "date": {"value": {"type": "datepicker", "selected_date": day}},
         "start": text("25h"), "end": text("2h"), "place": text("Moulins"), "description": text(None),
@@ -104,7 +105,7 @@ async def test_app_home_shows_each_coming_occurrence_of_a_series(ws: Workspace) 
     from calendars.imports import FOREVER
     from storage.repositories import Repos
 
-    first = (datetime.now(UTC) + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+    first = (TEST_START + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
     series = ("BEGIN:VEVENT\r\nUID:hebdo@allier.fr\r\nSUMMARY:Point hebdomadaire\r\n"
               f"DTSTART:{first:%Y%m%dT%H%M%SZ}\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n")
     async with ws.app.db.session() as session:
@@ -121,7 +122,7 @@ async def test_app_home_shows_each_coming_occurrence_of_a_series(ws: Workspace) 
 async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_once(ws: Workspace) -> None:
     view = await opened_view(ws, "evenement", user="UADMIN")
     blocks = blocks_by_id(view)
-    start = (datetime.now(UTC) + timedelta(days=3)).astimezone(ZoneInfo("Europe/Paris"))
+    start = (TEST_START + timedelta(days=3)).astimezone(ZoneInfo("Europe/Paris"))
     state = {
         "title": text("Séminaire du réseau"), "date": {"value": {"type": "datepicker", "selected_date":
                                                                   start.date().isoformat()}},
@@ -134,13 +135,15 @@ async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_o
 
     begins = start.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
     for _ in range(2):  # the scheduler runs every minute: the day-before reminder goes once
-        await jobs.remind_events(ws.app, now=begins - timedelta(hours=2))
+        ws.app.clock.set(begins - timedelta(hours=2))
+        await jobs.remind_events(ws.app)
     [reminder] = await ws.fake.wait_for(lambda: ws.fake.posted("CANNOUNCE"))
     assert "Rappel : Séminaire du réseau" in reminder.text and "https://visio.example/seminaire" in reminder.text
 
     monday = begins - timedelta(days=begins.weekday(), hours=begins.hour - 12)
     for _ in range(2):
-        await jobs.weekly_digest(ws.app, now=monday)
+        ws.app.clock.set(monday)
+        await jobs.weekly_digest(ws.app)
     digests = await ws.fake.wait_for(
         lambda: [c for c in ws.fake.posted("CANNOUNCE") if "La semaine du réseau" in c.text])
     await ws.app.outbox.send_due()

@@ -66,7 +66,7 @@ async def test_simultaneous_deliveries_of_one_event_let_one_through(migrated_db:
 async def test_pruning_forgets_only_old_events(migrated_db: Database) -> None:
     async with migrated_db.repos() as repos:
         assert await repos.processed.mark("matrix", "$old")
-    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    cutoff = migrated_db.clock.now() + timedelta(seconds=1)
     async with migrated_db.repos() as repos:
         assert await repos.processed.prune(cutoff - timedelta(days=1)) == 0
         assert await repos.processed.prune(cutoff) == 1
@@ -78,7 +78,7 @@ async def test_pruning_key_values_forgets_only_old_keys_of_the_prefix(migrated_d
         await repos.kv.set("slack:delivered:1:0", True)
         await repos.kv.set("slack_delivered_x", True)  # `_` is no wildcard
         await repos.kv.set("matrix.next_batch", "s1")
-    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    cutoff = migrated_db.clock.now() + timedelta(seconds=1)
     async with migrated_db.repos() as repos:
         assert await repos.kv.prune("slack:delivered:", cutoff - timedelta(days=1)) == 0
         assert await repos.kv.prune("slack:delivered:", cutoff) == 1
@@ -109,7 +109,7 @@ async def test_outbox_enqueues_once_per_dedupe_key(migrated_db: Database) -> Non
     async with migrated_db.repos() as repos:
         # After a restart, the same decision replayed still does not announce twice.
         assert await repos.outbox.enqueue("matrix", "!annonces:example.org", payload, "announce:D-12:!annonces") is None
-        assert [m.dedupe_key for m in await repos.outbox.due(datetime.now(UTC), 10)] == ["announce:D-12:!annonces"]
+        assert [m.dedupe_key for m in await repos.outbox.due(repos.outbox.now(), 10)] == ["announce:D-12:!annonces"]
 
 
 async def test_outbox_due_lists_pending_messages_whose_time_has_come(repos: Repos) -> None:
@@ -117,7 +117,7 @@ async def test_outbox_due_lists_pending_messages_whose_time_has_come(repos: Repo
     second = await repos.outbox.enqueue("slack", "C1", {"text": "2"}, "k2")
     third = await repos.outbox.enqueue("slack", "C1", {"text": "3"}, "k3")
     assert first is not None and second is not None and third is not None
-    now = datetime.now(UTC)
+    now = repos.outbox.now()
     await repos.outbox.mark_failed(first.id, "timeout", retry_at=now + timedelta(minutes=5))
     await repos.outbox.mark_sent(third.id, now)
     assert [m.id for m in await repos.outbox.due(now, 10)] == [second.id]

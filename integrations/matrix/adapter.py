@@ -9,7 +9,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -307,11 +306,12 @@ class MatrixIntegration:
                     raise ConnectionError(f"sync refused: {getattr(response, 'status_code', '')} {response.message}")
                 self.last_sync = time.monotonic()
                 backoff = 1.0
-                await self._after_sync()
-                # The first sync of a new bot is history: accept invites, answer nothing older than now.
-                await self._handle_sync(response, answer=token is not None)
-                token = response.next_batch
-                await self._save_token_soon(token)
+                with self.app.activity.busy():  # from its arrival to its last answer, a sync is work under way
+                    await self._after_sync()
+                    # The first sync of a new bot is history: accept invites, answer nothing older than now.
+                    await self._handle_sync(response, answer=token is not None)
+                    token = response.next_batch
+                    await self._save_token_soon(token)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -434,7 +434,7 @@ class MatrixIntegration:
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and self.is_direct(room):
             # Someone accepted the DM the bot opened: what waits for them goes now, not at the next retry.
             async with self.app.db.session() as session:
-                waiting = await Repos(session).outbox.retry_now(notify.dm(event.state_key), datetime.now(UTC))
+                waiting = await Repos(session).outbox.retry_now(notify.dm(event.state_key), self.app.clock.now())
             if waiting:
                 self.app.outbox.wake()
 

@@ -16,7 +16,6 @@ import html
 import json
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -374,7 +373,7 @@ class SlackIntegration:
             repo = Repos(session)
             person = await repo.people.get_or_create(PLATFORM, person_id(user), name)
             with language(self._language(person)):
-                view = await home_view(repo, person, self.app.config, datetime.now(UTC), self.renderer)
+                view = await home_view(repo, person, self.app.config, self.app.clock.now(), self.renderer)
         await self._call("views_publish", user_id=user, view=view)
 
     # -- forms as modals --------------------------------------------------------------------------------------
@@ -419,7 +418,7 @@ class SlackIntegration:
             async with self.app.db.session() as session:
                 repo = Repos(session)
                 ctx = self.app.router.context(message, person, repo)
-                values, errors = modals.validate(flow.form, answers, form_context(self.app.config, datetime.now(UTC)))
+                values, errors = modals.validate(flow.form, answers, form_context(self.app.config, ctx.now))
                 busy = in_progress(self.app.router.dialogs.flows, await repo.dialogs.get(person.id))
                 if not errors and busy is not None:
                     errors[flow.form.fields[0].name] = busy  # started in the DM while the modal was open
@@ -527,7 +526,7 @@ class SlackIntegration:
         with language(self._language(person)):
             given = modals.submitted(form, view["state"]["values"])
             answers = {k: Answer(v) if isinstance(v, str) else None for k, v in given.items()}
-            values, errors = modals.validate(form, answers, form_context(self.app.config, datetime.now(UTC)))
+            values, errors = modals.validate(form, answers, form_context(self.app.config, self.app.clock.now()))
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -568,7 +567,7 @@ class SlackIntegration:
             if item is None:
                 return self.renderer.blocks(reply)
             with language(self.app.config.language):
-                state = await review.state_line(repo, item)
+                state = await review.state_line(repo, item, self.app.config.tz)
         actions = [a for a in REVIEW_ACTIONS if review.allowed(item, a)]
         return self.renderer.review_blocks(reply, subject, state, actions)
 

@@ -8,14 +8,14 @@ it as it was). It assumes one bot process per database, as the bot is run.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import DialogState, utcnow
+from storage.models import DialogState
 from storage.repositories.base import Repository
 
 CACHE_KEY = "dialog_cache"
@@ -33,8 +33,8 @@ class Dialog:
     origin_room: str
     platform: str
     expires_at: datetime
-    started_at: datetime = field(default_factory=utcnow)
-    updated_at: datetime = field(default_factory=utcnow)
+    started_at: datetime
+    updated_at: datetime | None = None  # set by `save`
     id: int | None = None
 
     def copy(self) -> Dialog:
@@ -130,8 +130,8 @@ class DialogRepository(Repository):
 
     async def save(self, state: Any) -> Dialog:
         """Store `state` (a Dialog, or any object with its fields); a new one replaces the dialog the person had."""
-        dialog = state if isinstance(state, Dialog) else _snapshot_of_new(state)
-        dialog.updated_at = utcnow()
+        dialog = state if isinstance(state, Dialog) else _snapshot_of_new(state, self.now())
+        dialog.updated_at = self.now()
         values = {name: getattr(dialog, name) for name in _COLUMNS if name != "id"}
         if dialog.id is None:
             await self.session.execute(delete(DialogState).where(DialogState.person_id == dialog.person_id))
@@ -155,7 +155,7 @@ class DialogRepository(Repository):
         return [_snapshot(row) for row in await self.session.execute(statement)]
 
 
-def _snapshot_of_new(state: Any) -> Dialog:
+def _snapshot_of_new(state: Any, now: datetime) -> Dialog:
     """A Dialog from another object with the same fields (e.g. a DialogState built by hand)."""
     return Dialog(
         person_id=state.person_id,
@@ -165,6 +165,6 @@ def _snapshot_of_new(state: Any) -> Dialog:
         origin_room=state.origin_room,
         platform=state.platform,
         expires_at=state.expires_at,
-        started_at=getattr(state, "started_at", None) or utcnow(),
+        started_at=getattr(state, "started_at", None) or now,
         id=getattr(state, "id", None),
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 
-from storage.models import Contact, utcnow
+from storage.models import Contact
 from storage.repositories.base import Repository
 
 CONTACT_FIELDS: tuple[str, ...] = ("name", "role", "email", "phone", "organisation", "address")
@@ -52,7 +52,7 @@ class DirectoryRepository(Repository):
         for field, value in contact_values(changes).items():
             setattr(primary, field, value)
         primary.updated_by = actor
-        primary.updated_at = utcnow()
+        primary.updated_at = self.now()
         await self.session.flush()
         return primary
 
@@ -99,7 +99,7 @@ class DirectoryRepository(Repository):
             .where(Contact.department.in_(list(by_department)))
             .execution_options(synchronize_session="fetch")
         )
-        now = utcnow()
+        now = self.now()
         for code, contacts in by_department.items():
             for position, values in enumerate(contacts, start=1):
                 self.session.add(

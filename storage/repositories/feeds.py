@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from storage.models import FeedToken, utcnow
+from storage.models import FeedToken
 from storage.repositories.base import Repository
 
 FEED_SCOPES: tuple[str, ...] = ("network", "department", "personal")
@@ -38,7 +38,7 @@ class FeedRepository(Repository):
         statement = select(FeedToken).where(FeedToken.token_hash == hash_token(raw), FeedToken.revoked_at.is_(None))
         token = await self.session.scalar(statement)
         if token is not None:
-            now = utcnow()
+            now = self.now()
             if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
                 token.last_used_at = now
                 await self.session.flush()
@@ -49,7 +49,7 @@ class FeedRepository(Repository):
         statement = (
             update(FeedToken)
             .where(FeedToken.person_id == person_id, FeedToken.scope == scope, FeedToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=self.now())
             .execution_options(synchronize_session="fetch")
         )
         result = cast(CursorResult[Any], await self.session.execute(statement))

@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ids import ITEM_KINDS, ItemKind, ReadableId
-from storage.models import Item, utcnow
+from storage.models import Item
 from storage.repositories.base import Repository
 from storage.repositories.counters import CounterRepository
 
@@ -66,7 +66,7 @@ class ItemRepository(Repository):
         statement = (
             update(Item)
             .where(Item.id == item.id, Item.status.in_(list(allowed_from)))
-            .values(status=to_state, updated_at=utcnow(), **changes)
+            .values(status=to_state, updated_at=self.now(), **changes)
             .execution_options(synchronize_session=False)
         )
         result = cast(CursorResult[Any], await self.session.execute(statement))

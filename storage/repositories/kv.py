@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select
 
-from storage.models import KeyValue, utcnow
+from storage.models import KeyValue
 from storage.repositories.base import Repository
 
 
@@ -18,7 +18,7 @@ class KeyValueRepository(Repository):
         return default if row is None else row[0]
 
     async def set(self, key: str, value: Any) -> None:
-        now = utcnow()
+        now = self.now()
         statement = (
             self.insert(KeyValue)
             .values(key=key, value=value, updated_at=now)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from storage.models import OutboxMessage, utcnow
+from storage.models import OutboxMessage
 from storage.repositories.base import Repository
 
 
@@ -17,7 +17,7 @@ class OutboxRepository(Repository):
         self, platform: str, room_id: str, payload: Mapping[str, Any], dedupe_key: str
     ) -> OutboxMessage | None:
         """Queue a message; None when `dedupe_key` was queued before (that message alone goes out)."""
-        now = utcnow()
+        now = self.now()
         statement = (
             self.insert(OutboxMessage)
             .values(
@@ -46,6 +46,16 @@ class OutboxRepository(Repository):
         statement = (
             select(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def pending(self, platforms: Collection[str], limit: int = 10) -> list[OutboxMessage]:
+        """Messages still to send to `platforms`, due or not, the soonest first."""
+        statement = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.platform.in_(list(platforms)))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import Person, utcnow
+from storage.models import Person
 from storage.repositories.base import Repository
 
 
@@ -64,7 +64,7 @@ class PeopleRepository(Repository):
         """Write the change by id and show it on `person`, whether it belongs to this session or is a copy
         kept between messages (the router's people cache), so that both stay true."""
         await self.session.execute(
-            update(Person).where(Person.id == person.id).values(**values, updated_at=utcnow())
+            update(Person).where(Person.id == person.id).values(**values, updated_at=self.now())
             .execution_options(synchronize_session=False)
         )
         state = inspect(person)

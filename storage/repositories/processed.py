@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete
 
-from storage.models import ProcessedEvent, utcnow
+from storage.models import ProcessedEvent
 from storage.repositories.base import Repository
 
 
@@ -24,7 +24,7 @@ class ProcessedEventRepository(Repository):
         # runs for every message, and skips the ORM's bookkeeping and a fetch.
         connection = await self.session.connection()
         result = await connection.execute(
-            statement, {"platform": platform, "event_id": event_id, "processed_at": utcnow()}
+            statement, {"platform": platform, "event_id": event_id, "processed_at": self.now()}
         )
         return result.rowcount == 1
 

@@ -44,11 +44,13 @@ ALLIER = {
     "address": "1 avenue Victor Hugo\n03000 Moulins",
     "updated_by": None,
 }
+# When the sample was taken from seed 003: the row says how old its data is, not when it was installed.
+SAMPLED_AT = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def upgrade() -> None:
     # Aware, so PostgreSQL gets the right instant; SQLite's DATETIME writes its UTC fields as text.
-    op.bulk_insert(contact, [{**ALLIER, "updated_at": datetime.now(UTC)}])
+    op.bulk_insert(contact, [{**ALLIER, "updated_at": SAMPLED_AT}])
 
 
 def downgrade() -> None:
