@@ -54,6 +54,11 @@ class Message:
     # The platform may deliver this event again (a repeated sync, a retried webhook): record its id so it
     # is handled once. Only a source that cannot repeat itself, like the console, turns this off.
     dedupe: bool = True
+    # A change the person made to an earlier message (Matrix's m.replace, Slack's message_changed): never a new
+    # answer or command, since the earlier one was already read.
+    edited: bool = False
+    # The names of files the person sent that the platform would not hand over (a failed download).
+    unreadable: tuple[str, ...] = ()
 
     @property
     def is_direct(self) -> bool:

@@ -79,6 +79,8 @@ class Router:
         if not sender_allowed(message, self.config):
             log.info("refused a message from %s (server not allowed)", message.sender)
             return []
+        if message.edited and not message.is_direct and message.room_kind is not RoomKind.REVIEW:
+            return []  # an edit in a shared room: the earlier message was read, or was chatter
         try:
             line = self._command_line(message)
         except QuoteError as exc:
@@ -95,6 +97,8 @@ class Router:
             repo = Repos(session)
             person = await self._person(repo, message, user_key)
             with language(person.language or self.config.language):
+                if message.edited or (message.unreadable and not message.attachments):
+                    return self._keep(user_key, person, await self._unusable(message, person, repo), True)
                 if self._may_answer_a_dialog(message):
                     state = await repo.dialogs.get(person.id)
                     if (
@@ -137,6 +141,29 @@ class Router:
         else:
             self.people.drop(user_key)
         return replies
+
+    async def _unusable(self, message: Message, person: Person, repo: Repos) -> list[Reply]:
+        """An edited message, or files the platform would not hand over: said once, where the person talks with
+        the bot (a DM, or the room of their dialog); nothing else changes, the dialog in progress waits."""
+        if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
+            return []
+        state = await repo.dialogs.get(person.id)
+        in_dialog = (
+            state is not None
+            and state.form in self.dialogs.flows
+            and (message.is_direct or state.origin_room == message.room_id)
+        )
+        if not (message.is_direct or in_dialog):
+            return []
+        if message.edited:
+            sentence = str(_("Vous avez modifié un message : je ne lis que les nouveaux messages. Envoyez la version "
+                             "corrigée dans un nouveau message."))
+        else:
+            sentence = str(_("Je n'ai pas pu récupérer le fichier « {name} » : envoyez-le de nouveau, s'il vous "
+                             "plaît.")).format(name=message.unreadable[0])
+        if in_dialog:
+            sentence += " " + str(_("Votre saisie en cours est conservée."))
+        return [Reply.error(sentence)]
 
     async def _topic_reply(self, message: Message, person: Person, repo: Repos) -> tuple[list[Reply], bool]:
         """Written in the review room's thread about a subject (e.g. an answer to Q-3 in its thread)."""

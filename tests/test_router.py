@@ -186,3 +186,46 @@ async def test_rate_limit_warns_once_then_stays_quiet(app: App) -> None:
     assert "patientez" in await say(app, "!aide", user=user)
     assert await replies(app, "!aide", user=user) == []
     assert await say(app, "!aide", user=unique_user())  # others are not held back
+
+
+async def test_an_edited_answer_is_not_taken_as_the_next_one_and_the_dialog_waits(app: App) -> None:
+    import dataclasses
+
+    from tests.circuit import Circuit
+
+    circuit = Circuit(app)
+    await circuit.say("!soumettre")
+    await circuit.say("4")
+    edit = dataclasses.replace(message("* Rapports ODPE", event_id="$edit-1"), edited=True)
+    [reply] = await app.router.handle(edit)
+    assert reply.tone is Tone.ERROR
+    assert reply.plain() == (
+        "Vous avez modifié un message : je ne lis que les nouveaux messages. Envoyez la version corrigée dans un "
+        "nouveau message. Votre saisie en cours est conservée."
+    )
+    assert await app.router.handle(edit) == []  # the same edit delivered again: said once
+    assert "Étape 3/10 — Date du document" in await circuit.text("Titre du rapport")  # still at step 2 before
+
+
+async def test_an_edit_in_a_shared_room_is_left_alone(app: App) -> None:
+    import dataclasses
+
+    edit = dataclasses.replace(message("!aide", room=RoomKind.GROUP), edited=True)
+    assert await app.router.handle(edit) == []
+
+
+async def test_a_file_the_platform_would_not_hand_over_is_asked_again(app: App) -> None:
+    import dataclasses
+
+    from tests.circuit import Circuit, pdf
+
+    circuit = Circuit(app)
+    await circuit.say("!soumettre")
+    for answer in ("4", "Titre", "03/11/2025", "Auteur", "mots", "Sources", "3", "03"):
+        await circuit.say(answer)
+    failed = dataclasses.replace(message(""), unreadable=("rapport.pdf",))
+    [reply] = await app.router.handle(failed)
+    assert reply.plain() == ("Je n'ai pas pu récupérer le fichier « rapport.pdf » : envoyez-le de nouveau, s'il vous "
+                             "plaît. Votre saisie en cours est conservée.")
+    [reply] = await circuit.say("", attachments=(pdf(),))
+    assert "Étape 10/10" in reply.plain()
