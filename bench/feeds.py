@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,7 +69,7 @@ class FeedFigures:
 async def fill(db: Database, scope: str, department: str | None, count: int, seed: int) -> None:
     """`count` events around today (a third of them past), some whole-day, some with a video link, a few cancelled."""
     rng = random.Random(seed)
-    today = datetime.now(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = db.clock.now().astimezone(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)
     for start in range(0, count, BATCH):
         async with db.session() as session:
             repos = Repos(session)
@@ -106,7 +106,7 @@ async def build(db: Database, scope: FeedScope) -> tuple[int, int, float, float,
         vevent_text.cache_clear()
         began = time.perf_counter()
         async with db.session() as session:
-            events = await events_for(session, scope, datetime.now(UTC))
+            events = await events_for(session, scope, db.clock.now())
         count = len(events)
         rendered = time.perf_counter()
         body = render(events, "ODPE — bench")
@@ -115,7 +115,7 @@ async def build(db: Database, scope: FeedScope) -> tuple[int, int, float, float,
         renders.append(ended - rendered)
         began = time.perf_counter()
         async with db.session() as session:
-            render(await events_for(session, scope, datetime.now(UTC)), "ODPE — bench")
+            render(await events_for(session, scope, db.clock.now()), "ODPE — bench")
         rebuilds.append(time.perf_counter() - began)
     return count, len(body), min(builds) * 1000, min(renders) * 1000, min(rebuilds) * 1000
 
