@@ -47,13 +47,13 @@ def sender_allowed(message: Message, config: Config) -> bool:
 
 
 def roles_of(user_id: str, stored_roles: Iterable[str], room_kind: RoomKind, config: Config) -> frozenset[Role]:
-    """Configured roles, roles granted in the database, and membership of the review room."""
+    """Configured roles and roles granted in the database. Where one speaks grants nothing: a référent invited
+    to the review room (to follow a discussion, by mistake) is no reviewer there."""
     roles = {Role.MEMBER}
     stored = set(stored_roles)
     if user_id in config.roles.admins or Role.ADMIN.value in stored:
         roles.add(Role.ADMIN)
-    # Only reviewers are in the review room, so speaking there proves it.
-    if user_id in config.roles.reviewers or Role.REVIEWER.value in stored or room_kind is RoomKind.REVIEW:
+    if user_id in config.roles.reviewers or Role.REVIEWER.value in stored:
         roles.add(Role.REVIEWER)
     return frozenset(roles)
 
