@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -52,18 +53,20 @@ class Runtime:
 
     async def start(self) -> None:
         self.app.router.platforms[:] = [platform.name for platform in self.platforms]
-        self.scheduler.add_job(housekeeping, "interval", hours=6, args=[self.app], id="housekeeping")
-        self.scheduler.add_job(jobs.expire_dialogs, "interval", minutes=10, args=[self.app], id="dialogs")
-        self.scheduler.add_job(jobs.weekly_digest, "interval", hours=1, args=[self.app], id="digest",
-                               next_run_time=datetime.now(UTC))
+        # When a job runs is the scheduler's business, on its own (wall) clock; what a job does reads the app's.
+        at_once = datetime.now(UTC)
+        self.scheduler.add_job(self._job, "interval", hours=6, args=[housekeeping], id="housekeeping")
+        self.scheduler.add_job(self._job, "interval", minutes=10, args=[jobs.expire_dialogs], id="dialogs")
+        self.scheduler.add_job(self._job, "interval", hours=1, args=[jobs.weekly_digest], id="digest",
+                               next_run_time=at_once)
         # Each source has its own interval (`refresh_minutes`); the job reads those whose time has come.
-        self.scheduler.add_job(jobs.refresh_calendars, "interval", minutes=1, args=[self.app], id="calendar-imports",
-                               next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
-        self.scheduler.add_job(jobs.remind_events, "interval", minutes=1, args=[self.app], id="event-reminders",
-                               next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self._job, "interval", minutes=1, args=[jobs.refresh_calendars], id="calendar-imports",
+                               next_run_time=at_once, max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._job, "interval", minutes=1, args=[jobs.remind_events], id="event-reminders",
+                               next_run_time=at_once)
         # Hourly, and once now: the reminder goes out at the configured hour, or at start if that was missed.
-        self.scheduler.add_job(jobs.remind_reviewers, "interval", hours=1, args=[self.app], id="reminders",
-                               next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self._job, "interval", hours=1, args=[jobs.remind_reviewers], id="reminders",
+                               next_run_time=at_once)
         self.scheduler.start()
         if self.server:
             await self.server.start()
@@ -71,6 +74,11 @@ class Runtime:
             await platform.start()
         self._stop.clear()
         self._outbox = asyncio.create_task(self.app.outbox.run(self._stop), name="outbox")
+
+    async def _job(self, job: Callable[[App], Awaitable[object]]) -> None:
+        """A scheduled job, counted as work under way (see App.idle) while it runs."""
+        with self.app.activity.busy():
+            await job(self.app)
 
     async def stop(self) -> None:
         self._stop.set()

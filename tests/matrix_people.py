@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,9 @@ from storage.db import Database
 from tests.db_fixtures import TEST_START
 from tests.synapse import RegisteredUser, Synapse
 
+# Synapse's default is the last 10 events of a room per sync: a dialog answered quickly has more, and a person who
+# counts the bot's messages must see them all.
+SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
@@ -79,7 +83,9 @@ class Person:
         return self.user.user_id
 
     async def sync(self, timeout_ms: int = 1000) -> None:
-        response = await self.client.sync(timeout=timeout_ms, since=self.token, full_state=self.token is None)
+        response = await self.client.sync(
+            timeout=timeout_ms, since=self.token, full_state=self.token is None, sync_filter=SYNC_FILTER
+        )
         if not isinstance(response, SyncResponse):
             return
         self.token = response.next_batch
@@ -253,9 +259,12 @@ async def send_raw(synapse: Synapse, token: str, room_id: str, event_type: str, 
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 20, every: float = 0.3) -> Any:
+    """What `check` returns (awaited if need be) once it is true; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await check() if asyncio.iscoroutinefunction(check) else check()
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,10 +24,13 @@ from bot.messages import Message, Prompt, Reaction, Reply
 from bot.registry import Registry
 from bot.router import Router
 from integrations.matrix import MatrixIntegration
+from integrations.matrix.adapter import MAX_SYNC_AGE
 from integrations.matrix.cross_signing import verify_device_chain
 from integrations.runtime import Runtime
 from storage.db import Database
+from storage.ids import parse_readable_id
 from storage.migrate import upgrade
+from storage.repositories import Repos
 from tests.matrix_people import (
     ENCRYPTION_STATE,
     BotSetup,
@@ -127,9 +133,12 @@ async def test_chatter_in_a_shared_room_gets_no_answer(bot: Running, marie: Pers
     await marie.say(room, "bonjour à tous")
     await marie.say(room, "aide")  # a command word without the prefix, in a shared room: chatter
     asking = await marie.say(room, "!aide")
-    [reply] = await marie.wait_for(bot_id(bot), room)  # the first and only message is the answer
+    [reply] = await marie.wait_for(bot_id(bot), room)
     assert "Commandes d'odpe-bot" in reply.body
     assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
+    await bot.app.idle()
+    await marie.sync(0)
+    assert [s.event.event_id for s in marie.from_bot(bot_id(bot), room)] == [reply.event.event_id]
 
 
 async def test_a_message_sent_while_the_bot_was_down_is_answered_once(setup: BotSetup, marie: Person) -> None:
@@ -190,18 +199,30 @@ async def test_the_bot_reuses_its_device_across_starts(setup: BotSetup) -> None:
     assert stored.st_mode & 0o777 == 0o600
 
 
+async def matrix_unwell(app: App) -> dict[str, Any] | None:
+    """The health of the Matrix part when it is reported failing, else None."""
+    part = (await app.health()).parts["matrix"]
+    return None if part["ok"] else part
+
+
 async def test_the_bot_recovers_when_synapse_restarts(bot: Running, marie: Person, synapse: Synapse) -> None:
     app = bot.app
     room = await marie.dm(bot_id(bot), encrypted=True)
+    bot.bot.max_sync_age = 1.5
     await synapse.stop()
-    await asyncio.sleep(2)
-    health = await app.health()
+    unwell = await eventually(lambda: matrix_unwell(app))
+    assert set(unwell) == {"ok", "error"}
+    assert re.fullmatch(r"ConnectionError: last successful sync \d+ s ago", unwell["error"]), unwell
+    bot.bot.max_sync_age = MAX_SYNC_AGE
     await synapse.start()
     await marie.say(room, "!aide")
     [reply] = await marie.wait_for(bot_id(bot), room, timeout=90)
     assert "Commandes d'odpe-bot" in reply.body
-    assert (await app.health()).healthy
-    assert "matrix" in health.parts
+    health = await app.health()
+    assert health.healthy, health.parts
+    await app.idle()
+    await marie.sync(0)
+    assert [s.event.event_id for s in marie.from_bot(bot_id(bot), room)] == [reply.event.event_id]
 
 
 class RecordingRouter(Router):
@@ -280,7 +301,11 @@ async def test_a_message_the_bot_cannot_decrypt_gets_a_notice(bot: Running, mari
         "session_id": "inconnue",
     })
     [notice] = await marie.wait_for(bot_id(bot), room)
-    assert "Je n'ai pas pu déchiffrer votre message" in notice.body
+    assert notice.body == ("Je n'ai pas pu déchiffrer votre message (clé de chiffrement manquante ; je l'ai "
+                           "redemandée). Pouvez-vous le renvoyer ?")
+    await bot.app.idle()
+    await marie.sync(0)
+    assert [s.event.event_id for s in marie.from_bot(bot_id(bot), room)] == [notice.event.event_id]
 
 
 async def test_a_rate_limited_homeserver_still_gets_every_reply(strict_synapse: Synapse, tmp_path: Path) -> None:
@@ -294,8 +319,12 @@ async def test_a_rate_limited_homeserver_still_gets_every_reply(strict_synapse: 
         room = await person.dm(user.user_id, encrypted=False)
         for n in range(5):
             await person.say(room, f"!aide {'annuaire' if n % 2 else 'profil'}")
-        replies = await person.wait_for(user.user_id, room, count=5, timeout=120)
-        assert len(replies) == 5
+        await person.wait_for(user.user_id, room, count=5, timeout=120)
+        await bot.app.idle(timeout=120)  # replies the homeserver refused are retried by the outbox
+        await person.sync(0)
+        # Retried replies may come after later ones: which came, and how many times, is what matters.
+        firsts = sorted(s.body.splitlines()[0] for s in person.from_bot(user.user_id, room))
+        assert firsts == ["!annuaire, !directory"] * 2 + ["!profil, !profile"] * 3, firsts
     finally:
         await bot.stop()
         await person.close()
@@ -310,9 +339,10 @@ async def test_replies_held_while_the_homeserver_is_away_go_out_once_it_is_back(
     await synapse.start()
     [held] = await marie.wait_for(bot_id(bot), room, timeout=90)
     assert held.body == "Nouveau document archivé : D-1"
-    await asyncio.sleep(3)
+    await bot.app.idle()
     await marie.sync(0)
-    assert len(marie.from_bot(bot_id(bot), room)) == 1  # sent once, however many tries it took
+    # Sent once, however many tries it took.
+    assert [s.event.event_id for s in marie.from_bot(bot_id(bot), room)] == [held.event.event_id]
 
 
 async def test_health_reports_the_age_of_the_last_sync_and_fails_when_synapse_is_gone(
@@ -325,11 +355,9 @@ async def test_health_reports_the_age_of_the_last_sync_and_fails_when_synapse_is
     assert "last_sync_seconds_ago" in (await bot.app.health()).parts["matrix"]
     bot.bot.max_sync_age = 1.5
     await synapse.stop()
-    await asyncio.sleep(2.5)
-    unwell = await bot.app.health()
-    await synapse.start()
-    assert not unwell.healthy
-    assert "last successful sync" in unwell.parts["matrix"]["error"]
+    unwell = await eventually(lambda: matrix_unwell(bot.app))
+    assert not (await bot.app.health()).healthy
+    assert re.fullmatch(r"ConnectionError: last successful sync \d+ s ago", unwell["error"]), unwell
 
 
 async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_path: Path) -> None:
@@ -387,7 +415,7 @@ async def test_odpe_bot_run_serves_matrix(setup: BotSetup, marie: Person, tmp_pa
     assert setup.user.password not in output and token not in output
 
 
-async def test_the_bot_joins_its_review_room_given_by_alias_and_reviewers_are_its_members(
+async def test_the_bot_joins_its_review_room_given_by_alias_where_speaking_makes_no_reviewer(
     setup: BotSetup, marie: Person
 ) -> None:
     alias_name = setup.synapse.unique("revue")
@@ -398,9 +426,11 @@ async def test_the_bot_joins_its_review_room_given_by_alias_and_reviewers_are_it
     try:
         assert bot.bot.review_room == room
         await marie.wait_for_member(room, bot_id(setup))
-        await marie.say(room, "!profil")
+        asking = await marie.say(room, "!profil")
         [reply] = await marie.wait_for(bot_id(setup), room)
-        assert "relecteur ONPE" in reply.body  # speaking in the review room makes one a reviewer
+        assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == asking
+        # Reviewers are configured: a member of the review room who is not one is a référent there too.
+        assert reply.body.splitlines()[-1] == "  Rôles : référent", reply.body
     finally:
         await bot.stop()
 
@@ -450,22 +480,42 @@ async def test_the_bot_sends_a_file_and_mentions_people(setup: BotSetup, marie: 
         await bot.stop()
 
 
-def slow_command(registry: Registry) -> None:
-    @registry.command("lent", help=_("Lent"), family="test")
-    async def slow(ctx: Context) -> Reply:
-        await asyncio.sleep(2)
-        return Reply.text("fini")
+def slow_command(release: asyncio.Event) -> Callable[[Registry], None]:
+    """`!lent`, whose work lasts until the test releases it."""
+
+    def add(registry: Registry) -> None:
+        @registry.command("lent", help=_("Lent"), family="test")
+        async def slow(ctx: Context) -> Reply:
+            await release.wait()
+            return Reply.text("fini")
+
+    return add
 
 
-async def test_long_work_shows_the_bot_typing(setup: BotSetup, marie: Person) -> None:
-    bot = await setup.start(registry_with(slow_command))
+async def test_long_work_shows_the_bot_typing_until_it_answers(setup: BotSetup, marie: Person) -> None:
+    release = asyncio.Event()
+    bot = await setup.start(registry_with(slow_command(release)))
     try:
         room = await marie.dm(bot_id(setup), encrypted=False)
         await marie.say(room, "!lent")
+
+        async def typing_shown() -> bool:
+            await marie.sync(500)
+            return (room, [bot_id(setup)]) in marie.typing
+
+        await eventually(typing_shown, timeout=30)
+        assert marie.from_bot(bot_id(setup), room) == []  # still at work
+        release.set()
         [done] = await marie.wait_for(bot_id(setup), room)
         assert done.body == "fini"
-        assert (room, [bot_id(setup)]) in marie.typing
+
+        async def typing_stopped() -> bool:
+            await marie.sync(500)
+            return marie.typing[-1] == (room, [])
+
+        await eventually(typing_stopped, timeout=10)  # well before the 30 s the typing notice would last
     finally:
+        release.set()
         await bot.stop()
 
 
@@ -479,9 +529,12 @@ async def test_a_bot_started_before_its_homeserver_waits_for_it(
     runtime = Runtime(app, [integration], http=False)
     await runtime.start()  # returns at once: the homeserver is not there yet
     try:
-        await asyncio.sleep(2)
-        unwell = await app.health()
-        assert not unwell.healthy and "homeserver unreachable" in unwell.parts["matrix"]["error"]
+        async def unreachable() -> dict[str, Any] | None:
+            part = await matrix_unwell(app)
+            return part if part and "unreachable" in part["error"] else None
+
+        unwell = await eventually(unreachable)
+        assert re.fullmatch(r"ConnectionError: homeserver unreachable \(\w+\)", unwell["error"]), unwell
         await synapse.start()
         await asyncio.wait_for(integration.ready.wait(), 90)
         room = await marie.dm(bot_id(setup), encrypted=False)
@@ -494,7 +547,8 @@ async def test_a_bot_started_before_its_homeserver_waits_for_it(
 
 @dataclass
 class Network:
-    """ONPE's side of a running bot: a reviewer, the (encrypted) review room, an announcement room."""
+    """ONPE's side of a running bot: a reviewer (configured as one), the (encrypted) review room, an announcement
+    room."""
 
     onpe: Person
     review_room: str
@@ -509,6 +563,7 @@ async def network(setup: BotSetup, marie: Person, synapse: Synapse, tmp_path: Pa
         announce_room = (await onpe.client.room_create(invite=[bot_id(setup), marie.user_id])).room_id
         await marie.join(announce_room)
         setup.overrides["matrix"] = {"review_room": review_room, "announcement_rooms": [announce_room]}
+        setup.overrides["roles"] = {"admins": [], "reviewers": [onpe.user_id]}
         bot = await setup.start()
         try:
             await onpe.wait_for_member(review_room, bot_id(setup))
@@ -600,11 +655,12 @@ async def test_a_message_whose_handling_failed_around_the_command_is_answered_on
     bot.app.router.failed = False
     room = await marie.dm(bot_id(bot), encrypted=False)
     await marie.say(room, "!aide")
-    [reply] = await marie.wait_for(bot_id(bot), room, timeout=30)
-    assert "Commandes d'odpe-bot" in reply.body and bot.app.router.failed
-    await asyncio.sleep(2)
+    await eventually(lambda: bot.app.router.failed)
+    # The failed sync is handled again after a pause: the bot is not idle before the answer is sent, once.
+    await bot.app.idle()
     await marie.sync(0)
-    assert len(marie.from_bot(bot_id(bot), room)) == 1
+    [reply] = marie.from_bot(bot_id(bot), room)
+    assert "Commandes d'odpe-bot" in reply.body
 
 
 async def test_practices_and_questions_on_matrix(setup: BotSetup, marie: Person, network: Network) -> None:
@@ -635,3 +691,100 @@ async def test_practices_and_questions_on_matrix(setup: BotSetup, marie: Person,
     await marie.say(dm, "Et la version ?")
     [follow] = await network.onpe.wait_for(bot_id(setup), network.review_room, where=lambda s: "Suite de" in s.body)
     assert follow.content["m.relates_to"]["event_id"] == asked.event.event_id
+
+
+PDF = b"%PDF-1.4\n1 0 obj<< /Title (ODPE 2025) >>endobj\ntrailer<<>>\n%%EOF\n"
+# The answers of `!soumettre` up to the file: type, title, date, author, keywords, sources, nature, département.
+UP_TO_THE_FILE = ("4", "Rapport de l'ODPE 2025", "03/11/2025", "Service ODPE", "maltraitance", "Données ASE", "3",
+                  "03")
+EDITED = ("Vous avez modifié un message : je ne lis que les nouveaux messages. Envoyez la version corrigée dans un "
+          "nouveau message. Votre saisie en cours est conservée.")
+
+
+async def send_file(person: Person, room: str, name: str, data: bytes, **tamper: Any) -> str:
+    """Send `data` as an encrypted file, as Element does; `tamper` replaces keys of the file's description (its
+    url, its hashes) to make a file the bot cannot get."""
+    response, keys = await person.client.upload(
+        lambda *_: data, content_type="application/pdf", filename=name, encrypt=True, filesize=len(data)
+    )
+    assert isinstance(response, UploadResponse), response
+    return await person.say(room, "", content={
+        "msgtype": "m.file", "body": name, "filename": name, "info": {"mimetype": "application/pdf", "size": len(data)},
+        "file": {**keys, "url": response.content_uri, **tamper},
+    })
+
+
+async def test_an_edit_in_a_dialog_is_said_once_and_not_taken_as_the_answer(bot: Running, marie: Person) -> None:
+    dm = await marie.dm(bot_id(bot), encrypted=True)
+    for answer in ("!soumettre", "4"):
+        await marie.say(dm, answer)
+    title = await marie.say(dm, "Rapport de l'ODPE 2025")
+    await marie.say(dm, "03/11/2025")
+    *_before, author = await marie.wait_for(bot_id(bot), dm, count=4)
+    assert author.body.startswith("Étape 4/10 — Auteur\n"), author.body
+    # Element's edit of the title, while the dialog asks for the author (a free text that would take anything).
+    await marie.say(dm, "", content={
+        "msgtype": "m.text", "body": "* Rapport de l'ODPE 2024",
+        "m.new_content": {"msgtype": "m.text", "body": "Rapport de l'ODPE 2024"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": title},
+    })
+    *_before, told = await marie.wait_for(bot_id(bot), dm, count=5)
+    assert decrypted(told) and told.body == EDITED
+    await marie.say(dm, "Service ODPE")
+    *_before, keywords = await marie.wait_for(bot_id(bot), dm, count=6)
+    assert keywords.body.startswith("Étape 5/10 — Mots-clés\n"), keywords.body  # the author came after the edit
+    await bot.app.idle()
+    await marie.sync(0)
+    bodies = [s.body for s in marie.from_bot(bot_id(bot), dm)]
+    assert len(bodies) == 6 and bodies.count(EDITED) == 1, bodies
+
+
+async def test_a_file_the_bot_cannot_get_is_asked_again_and_the_dialog_waits_for_it(
+    bot: Running, marie: Person, synapse: Synapse
+) -> None:
+    dm = await marie.dm(bot_id(bot), encrypted=True)
+    for answer in ("!soumettre", *UP_TO_THE_FILE):
+        await marie.say(dm, answer)
+    *_before, asked = await marie.wait_for(bot_id(bot), dm, count=9)
+    assert asked.body.startswith("Étape 9/10 — Fichier\n"), asked.body
+
+    # The homeserver has no such media (404), then a file whose content is not the one described (its hash).
+    await send_file(marie, dm, "absent.pdf", PDF, url=f"mxc://{synapse.server_name}/absent{os.urandom(6).hex()}")
+    altered = hashlib.sha256(b"another file").digest()
+    sha256 = base64.b64encode(altered).decode().rstrip("=")
+    await send_file(marie, dm, "altere.pdf", PDF, hashes={"sha256": sha256})
+    *_before, absent, mismatched = await marie.wait_for(bot_id(bot), dm, count=11)
+    kept = "Votre saisie en cours est conservée."
+    assert absent.body == (f"Je n'ai pas pu récupérer le fichier « absent.pdf » : envoyez-le de nouveau, s'il vous "
+                           f"plaît. {kept}")
+    assert mismatched.body == (f"Je n'ai pas pu récupérer le fichier « altere.pdf » : envoyez-le de nouveau, s'il "
+                               f"vous plaît. {kept}")
+
+    await send_file(marie, dm, "rapport-2025.pdf", PDF)
+    *_before, summary = await marie.wait_for(bot_id(bot), dm, count=12)
+    assert summary.body.startswith("Étape 10/10 — Résumé\n"), summary.body  # still at the file step until then
+    await bot.app.idle()
+    await marie.sync(0)
+    assert len(marie.from_bot(bot_id(bot), dm)) == 12
+
+
+async def test_a_nul_in_an_answer_is_dropped_and_the_dialog_goes_on(bot: Running, marie: Person) -> None:
+    dm = await marie.dm(bot_id(bot), encrypted=True)
+    for answer in ("!soumettre", "4", "Rapport\x00 de l'ODPE\x00 2025"):
+        await marie.say(dm, answer)
+    *_before, asked = await marie.wait_for(bot_id(bot), dm, count=3)
+    assert asked.body.startswith("Étape 3/10 — Date du document\n"), asked.body
+    for answer in UP_TO_THE_FILE[2:]:
+        await marie.say(dm, answer)
+    await send_file(marie, dm, "rapport-2025.pdf", PDF)
+    await marie.say(dm, "-")
+    [recap] = await marie.wait_for(bot_id(bot), dm, where=lambda s: s.body.startswith("Récapitulatif"))
+    assert "\n  2. Titre du document : Rapport de l'ODPE 2025\n" in recap.body
+    await marie.say(dm, "oui")
+    [done] = await marie.wait_for(bot_id(bot), dm, where=lambda s: "enregistré sous D-" in s.body)
+    rid = parse_readable_id(done.body.split("enregistré sous ")[1].split(".")[0])
+    assert rid is not None, done.body
+    async with bot.app.db.session() as session:
+        item = await Repos(session).items.get(rid)
+    assert item is not None and item.title == "Rapport de l'ODPE 2025"
+    assert not [s.body for s in marie.from_bot(bot_id(bot), dm) if "\x00" in s.body]

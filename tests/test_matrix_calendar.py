@@ -53,6 +53,8 @@ async def test_an_event_made_in_a_dm_is_recalled_and_reaches_the_subscribed_cale
     bot: Running, marie: Person
 ) -> None:
     bot_id = bot.bot.config.user_id
+    # The test sends the reminders itself: the runtime's run every minute would race it.
+    bot.runtime.scheduler.pause_job("event-reminders")
     dm = await marie.dm(bot_id, encrypted=True)
     day = (TEST_START.astimezone(PARIS) + timedelta(days=2)).date()
     for answer in ("!profil departement 03", "!evenement", "Commission enfance", day.strftime("%d/%m/%Y"), "14h30",
@@ -67,6 +69,11 @@ async def test_an_event_made_in_a_dm_is_recalled_and_reaches_the_subscribed_cale
     assert await jobs.remind_events(bot.app) == 0
     [reminder] = await marie.wait_for(bot_id, dm, where=lambda s: s.body.startswith("Rappel"))
     assert f"Commission enfance, le {day.strftime('%d/%m/%Y')} 14:30" in reminder.body
+    await bot.app.idle()
+    await marie.sync(0)
+    assert [s.event.event_id for s in marie.from_bot(bot_id, dm) if s.body.startswith("Rappel")] == [
+        reminder.event.event_id
+    ]
 
     await marie.say(dm, "!abonnement")
     [card] = await marie.wait_for(bot_id, dm, where=lambda s: "/ical/" in s.body)

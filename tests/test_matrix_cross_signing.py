@@ -267,7 +267,7 @@ async def test_key_file_is_private_and_holds_no_password(
 async def test_verify_device_chain_rejects_tampering(synapse: Synapse, user: RegisteredUser, tmp_path: Path) -> None:
     async with e2e_device(synapse, user, tmp_path / "nio") as client:
         cs = cross_signing(synapse, user, client, tmp_path / "store")
-        await cs.ensure()
+        assert await cs.ensure() is CrossSigningStatus.CREATED
         response = await cs.query()
     uid, did = user.user_id, client.device_id
     assert verify_device_chain(response, uid, did)

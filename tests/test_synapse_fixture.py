@@ -152,8 +152,12 @@ async def test_restart_keeps_users_and_rooms_and_the_port_refuses_connections_wh
     assert (await _send_text(http, synapse, user, room_id)).status_code == 200
 
 
-async def test_a_test_that_stops_synapse_leaves_it_stopped(synapse: Synapse) -> None:
+async def test_a_test_that_stops_synapse_leaves_it_stopped(synapse: Synapse, http: httpx.AsyncClient) -> None:
+    assert (await http.get(f"{synapse.url}/health")).status_code == 200
     await synapse.stop()
+    assert not synapse.running
+    with pytest.raises(httpx.ConnectError):
+        await http.get(f"{synapse.url}/health")
 
 
 async def test_the_next_test_gets_synapse_running_again(synapse: Synapse, http: httpx.AsyncClient) -> None:

@@ -26,6 +26,7 @@ from nio import (
     RoomEncryptedFile,
     RoomEncryptedImage,
     RoomMemberEvent,
+    RoomMessage,
     RoomMessageFile,
     RoomMessageImage,
     RoomMessageText,
@@ -36,6 +37,7 @@ from nio import (
     WhoamiResponse,
 )
 from nio.crypto.attachments import decrypt_attachment
+from nio.exceptions import EncryptionError
 
 from bot import notify
 from bot.app import App
@@ -75,6 +77,10 @@ T = TypeVar("T")
 
 class MatrixError(Exception):
     """Something the bot cannot go on without (a refused login, an unknown room alias)."""
+
+
+class UnreadableFile(Exception):
+    """The homeserver would not hand over a file a person sent, or not the one they sent."""
 
 
 def server_of(user_id: str) -> str:
@@ -291,8 +297,32 @@ class MatrixIntegration:
     async def _sync_forever(self) -> None:
         """Sync until stopped. A sync's token is saved only once its events are handled: a crash in between
         replays them, and the processed-events table answers each once. Errors back off, never end the loop."""
-        client = self._require_client()
         token = await self._load_token()
+        while (response := await self._next_sync(token)) is not None:
+            # From its arrival to its last answer a sync is work under way; so is one whose handling failed
+            # half-way (the database away): it is fetched and handled again until it goes through, what was
+            # answered being skipped by its event id.
+            with self.app.activity.busy():
+                backoff = 1.0
+                while True:
+                    try:
+                        await self._after_sync()
+                        # The first sync of a new bot is history: accept invites, answer nothing older than now.
+                        await self._handle_sync(response, answer=token is not None)
+                        break
+                    except Exception as exc:
+                        log.warning("Matrix: handling a sync failed (%s: %s); handled again in %.0f s",
+                                    type(exc).__name__, exc, backoff)
+                    await connecting.pause(self._stop, backoff)
+                    backoff = connecting.longer(backoff)
+                    if (response := await self._next_sync(token)) is None:
+                        return
+                token = response.next_batch
+                await self._save_token_soon(token)
+
+    async def _next_sync(self, token: str | None) -> SyncResponse | None:
+        """What happened since `token`, waiting longer each time while the homeserver fails; None once stopped."""
+        client = self._require_client()
         backoff = 1.0
         while not self._stop.is_set():
             try:
@@ -304,27 +334,24 @@ class MatrixIntegration:
                 )
                 if not isinstance(response, SyncResponse):
                     raise ConnectionError(f"sync refused: {getattr(response, 'status_code', '')} {response.message}")
-                self.last_sync = time.monotonic()
-                backoff = 1.0
-                with self.app.activity.busy():  # from its arrival to its last answer, a sync is work under way
-                    await self._after_sync()
-                    # The first sync of a new bot is history: accept invites, answer nothing older than now.
-                    await self._handle_sync(response, answer=token is not None)
-                    token = response.next_batch
-                    await self._save_token_soon(token)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 log.warning("Matrix sync failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff)
                 await connecting.pause(self._stop, backoff)
                 backoff = connecting.longer(backoff)
+            else:
+                self.last_sync = time.monotonic()
+                return response
+        return None
 
     async def _save_token_soon(self, token: str) -> None:
         """Save while the next sync waits, so that answers are not held up; one save at a time keeps them in
         order."""
         if self._saving is not None:
-            # Shielded: stopping the sync loop must not cancel a save half-way.
-            await asyncio.shield(self._saving)
+            try:
+                # Shielded: stopping the sync loop must not cancel a save half-way.
+                await asyncio.shield(self._saving)
+            except Exception:  # a save lost (the database away) only makes a restart replay a little more
+                log.warning("Matrix: the sync token could not be saved", exc_info=True)
         self._saving = asyncio.ensure_future(self._save_token(token))
 
     async def _after_sync(self) -> None:
@@ -421,12 +448,23 @@ class MatrixIntegration:
         client = self._require_client()
         if getattr(event, "sender", None) == client.user_id:
             return
-        if isinstance(event, RoomMessageText):
+        if isinstance(event, RoomMessage) and render.is_edit(event.source.get("content", {})):
+            # An edit ("* nouveau texte"): handed over as such, never taken as a new answer or command.
+            new_content = event.source["content"].get("m.new_content") or {}
+            text = new_content.get("body") if isinstance(new_content, dict) else None
+            await self._answer(room, event, text if isinstance(text, str) else "", (), edited=True)
+        elif isinstance(event, RoomMessageText):
             body = render.strip_reply_fallback(event.body)
             await self._answer(room, event, body, ())
         elif isinstance(event, RoomMessageFile | RoomEncryptedFile | RoomMessageImage | RoomEncryptedImage):
-            attachment = await self._download(event)
-            await self._answer(room, event, "", (attachment,) if attachment else ())
+            name = event.source.get("content", {}).get("filename") or event.body or "fichier"
+            try:
+                attachment = await self._download(event, name)
+            except UnreadableFile as exc:
+                log.warning("Matrix: could not get the file %s of %s: %s", event.url, event.event_id, exc)
+                await self._answer(room, event, "", (), unreadable=(name,))
+            else:
+                await self._answer(room, event, "", (attachment,))
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room, event)
         elif isinstance(event, MegolmEvent):
@@ -438,7 +476,8 @@ class MatrixIntegration:
             if waiting:
                 self.app.outbox.wake()
 
-    def _message(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...]) -> Message:
+    def _message(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...],
+                 edited: bool = False, unreadable: tuple[str, ...] = ()) -> Message:
         return Message(
             platform=PLATFORM,
             event_id=EventId(event.event_id),
@@ -449,10 +488,13 @@ class MatrixIntegration:
             text=text,
             attachments=attachments,
             thread_id=_thread(event),
+            edited=edited,
+            unreadable=unreadable,
         )
 
-    async def _answer(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...]) -> None:
-        message = self._message(room, event, text, attachments)
+    async def _answer(self, room: MatrixRoom, event: Any, text: str, attachments: tuple[Attachment, ...],
+                      edited: bool = False, unreadable: tuple[str, ...] = ()) -> None:
+        message = self._message(room, event, text, attachments, edited, unreadable)
         if message.thread_id:
             async with self.app.db.session() as session:
                 topic = await Repos(session).kv.get(_topic_of_key(message.thread_id))
@@ -478,18 +520,22 @@ class MatrixIntegration:
             with contextlib.suppress(Exception):
                 await client.room_typing(room_id, False)
 
-    async def _download(self, event: Any) -> Attachment | None:
+    async def _download(self, event: Any, name: str) -> Attachment:
+        """The file of `event`; UnreadableFile when the homeserver will not hand it over or it is not the file that
+        was sent (an encrypted file whose hash does not match). A homeserver out of reach raises as is: the sync
+        is handled again."""
         client = self._require_client()
         response = await client.download(mxc=event.url)
         body = getattr(response, "body", None)
         if not isinstance(body, bytes):
-            log.warning("Matrix: could not download %s: %s", event.url, getattr(response, "message", response))
-            return None
+            raise UnreadableFile(f"{getattr(response, 'status_code', '')} {getattr(response, 'message', response)}")
         if isinstance(event, RoomEncryptedFile | RoomEncryptedImage):
-            body = decrypt_attachment(body, event.key["k"], event.hashes["sha256"], event.iv)
+            try:
+                body = decrypt_attachment(body, event.key["k"], event.hashes["sha256"], event.iv)
+            except EncryptionError as exc:
+                raise UnreadableFile(f"cannot decrypt: {exc}") from exc
         info = event.source.get("content", {}).get("info", {}) or {}
         mime = info.get("mimetype") or getattr(event, "mimetype", None) or "application/octet-stream"
-        name = event.source.get("content", {}).get("filename") or event.body or "fichier"
         return Attachment(name=name, mime=mime, data=body)
 
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:

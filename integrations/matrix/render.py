@@ -54,6 +54,12 @@ def thread_root(content: dict[str, Any]) -> str | None:
     return None
 
 
+def is_edit(content: dict[str, Any]) -> bool:
+    """Whether `content` changes an earlier message (m.replace: "* nouveau texte", the new one in m.new_content)."""
+    relates = content.get("m.relates_to") or {}
+    return isinstance(relates, dict) and relates.get("rel_type") == "m.replace"
+
+
 def strip_reply_fallback(body: str) -> str:
     """A rich reply's body starts with the quoted message ("> <@x> …"): the command is what follows it."""
     return _REPLY_FALLBACK.sub("", body, count=1) if body.startswith("> ") else body
