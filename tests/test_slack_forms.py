@@ -11,9 +11,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import jobs
+from bot.glossary import INTERVENTION_TYPES, PUBLICS, THEMES
 from storage.db import Database
 from tests.db_fixtures import TEST_START
-from tests.slack_fake import Call, Workspace, blocks_by_id, option, submit, submit_document_by_modal, workspace
+from tests.slack_fake import (
+    Call,
+    Workspace,
+    blocks_by_id,
+    option,
+    submit,
+    submit_document_by_modal,
+    typed,
+    workspace,
+)
 
 
 @pytest.fixture
@@ -69,6 +79,33 @@ async def test_practice_modal_needs_the_conditions_accepted_and_keeps_the_precis
     assert "Nouvelle pratique inspirante P-1 à examiner" in card.text
 
 
+async def test_the_practice_modal_with_all_its_options_and_longest_texts_reaches_reviewers_whole(
+    ws: Workspace,
+) -> None:
+    view = await opened_view(ws, "pratique")  # every list's options in a select Slack takes (the fake checks)
+    blocks = blocks_by_id(view)
+    for name, terms in (("theme", THEMES), ("public", PUBLICS), ("intervention", INTERVENTION_TYPES)):
+        assert [o["value"] for o in blocks[name]["element"]["options"]] == [term.key for term in terms]
+    longest = {"entity": typed(100, "Association & maison d'enfants "), "title": typed(100),
+               "description": typed(1000), "intervention__other": typed(100, "médiation animale & équitation ")}
+    state = {
+        "conditions": {"value": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
+        "date": {"value": {"type": "datepicker", "selected_date": "2024-09-01"}},
+        **{name: text(value) for name, value in longest.items()},
+        "scale": select(blocks["scale"], "Départementale"), "intervention": select(blocks["intervention"], "Autre"),
+        "theme": select(blocks["theme"], "Éducation"), "public": select(blocks["public"], "Adolescents"),
+        "relay": select(blocks["relay"], "Association"), "department": text("03"),
+    }
+    answer = await submit(ws, view, state)
+    assert answer["response_action"] == "update", answer
+    summary = Call("view", {"view": answer["view"]}).words
+    assert all(value in summary for value in longest.values())
+    await submit(ws, answer["view"], {})
+    [card] = await ws.fake.wait_for(lambda: ws.fake.posted("CREVIEW"))
+    assert all(value in card.words for value in longest.values())
+    await ws.app.idle()
+
+
 async def test_event_modal_then_app_home_shows_items_and_coming_events(ws: Workspace) -> None:
     await ws.slash("profil departement 03")
     await ws.fake.wait_for(lambda: ws.fake.posted("DUMARIE"))
@@ -99,6 +136,42 @@ async def test_app_home_lists_the_persons_submissions_with_their_state(ws: Works
     await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
     [home] = await ws.fake.wait_for(lambda: ws.fake.called("views.publish", user_id="UMARIE"))
     assert "D-1" in home.text and "Rapport annuel 2025 : soumis, en attente de relecture" in home.text
+
+
+async def test_an_app_home_with_many_long_events_shows_every_one_whole(ws: Workspace) -> None:
+    from storage.repositories import Repos
+
+    titles = [typed(200, f"Réunion {n} des référents & de l'observatoire ") for n in range(60)]
+    async with ws.app.db.session() as session:
+        for day, title in enumerate(titles):
+            starts = TEST_START + timedelta(days=day, hours=1)
+            await Repos(session).events.create(title=title, starts_at=starts, ends_at=starts + timedelta(hours=2),
+                                               location=typed(300, "Salle du conseil <bâtiment B> & visio "))
+    await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
+    await ws.app.idle()
+    [home] = ws.fake.called("views.publish", user_id="UMARIE")  # a Home Slack takes (the fake checks every view)
+    assert all(title in home.words for title in titles)
+    assert "Tapez /odpe aide pour la liste des commandes." in home.words
+
+
+async def test_an_agenda_too_long_for_one_message_goes_on_in_the_next_and_every_event_is_there(
+    ws: Workspace,
+) -> None:
+    from storage.repositories import Repos
+
+    titles = [typed(200, f"Réunion {n} des référents & de l'observatoire ") for n in range(60)]
+    async with ws.app.db.session() as session:
+        for day, title in enumerate(titles):
+            starts = TEST_START + timedelta(days=day, hours=1)
+            await Repos(session).events.create(title=title, starts_at=starts, ends_at=starts + timedelta(hours=2),
+                                               location=typed(300, "Salle du conseil <bâtiment B> & visio "))
+    await ws.slash("agenda")
+    await ws.app.idle()
+    posts = ws.fake.posted("DUMARIE")  # each one a message Slack takes (the fake checks)
+    assert len(posts) > 1 and all(post.get("thread_ts") is None for post in posts)
+    assert "Agenda des 60 prochains jours" in posts[0].words
+    shown = " ".join(post.words for post in posts)
+    assert all(title in shown for title in titles)
 
 
 async def test_app_home_shows_each_coming_occurrence_of_a_series(ws: Workspace) -> None:
@@ -144,9 +217,8 @@ async def test_reminders_and_the_weekly_digest_reach_the_announcement_channels_o
     for _ in range(2):
         ws.app.clock.set(monday)
         await jobs.weekly_digest(ws.app)
-    digests = await ws.fake.wait_for(
-        lambda: [c for c in ws.fake.posted("CANNOUNCE") if "La semaine du réseau" in c.text])
-    await ws.app.outbox.send_due()
+    await ws.app.idle()
+    digests = [c for c in ws.fake.posted("CANNOUNCE") if "La semaine du réseau" in c.text]
     assert len(digests) == 1 and len(ws.fake.posted("CANNOUNCE")) == 2
 
 

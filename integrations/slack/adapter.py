@@ -13,9 +13,11 @@ import collections
 import contextlib
 import dataclasses
 import html
+import inspect
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,8 +26,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notify, review
@@ -73,6 +78,10 @@ REACTION_KEYS = {action: key for key, action in REACTIONS.items()}  # a button d
 EMOJI = {"white_check_mark": "✅", "x": "❌", "question": "❓", "grey_question": "❓", "raised_hand": "✋",
          "hand": "✋"}
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|[^>]*)?>")
+# Where a listener's mark of work under way waits in Bolt's context, from Bolt's choice of the listener to its end.
+_WORK = "odpe_work"
+
+Listener = Callable[..., Awaitable[None]]
 
 
 class SlackError(Exception):
@@ -120,21 +129,68 @@ class SlackIntegration:
         self._turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Socket Mode envelopes received and not yet acknowledged, by envelope id: work under way.
+        self._envelopes: collections.defaultdict[str, list[contextlib.ExitStack]] = collections.defaultdict(list)
         self._listen()
         app.health_checks["slack"] = self.health
 
     def _listen(self) -> None:
-        bolt = self.bolt
-        bolt.command(SLASH_COMMAND)(self.on_command)
-        bolt.event("message")(self.on_message)
-        bolt.event("app_mention")(self.on_mention)
-        bolt.event("app_home_opened")(self.on_home)
-        bolt.event("reaction_added")(self.on_reaction)
-        bolt.action(re.compile(r"^review:"))(self.on_review_button)
-        bolt.view(modals.FORM_CALLBACK)(self.on_form)
-        bolt.view(modals.CONFIRM_CALLBACK)(self.on_confirm)
-        bolt.view(modals.REASON_CALLBACK)(self.on_reason)
+        bolt, work, listener = self.bolt, [self._work_begins], self._as_work
+        bolt.command(SLASH_COMMAND, middleware=work)(listener(self.on_command))
+        bolt.event("message", middleware=work)(listener(self.on_message))
+        bolt.event("app_mention", middleware=work)(listener(self.on_mention))
+        bolt.event("app_home_opened", middleware=work)(listener(self.on_home))
+        bolt.event("reaction_added", middleware=work)(listener(self.on_reaction))
+        bolt.action(re.compile(r"^review:"), middleware=work)(listener(self.on_review_button))
+        bolt.view(modals.FORM_CALLBACK, middleware=work)(listener(self.on_form))
+        bolt.view(modals.CONFIRM_CALLBACK, middleware=work)(listener(self.on_confirm))
+        bolt.view(modals.REASON_CALLBACK, middleware=work)(listener(self.on_reason))
         bolt.error(self.on_error)
+
+    # -- work under way ------------------------------------------------------------------------------------------
+    # Bolt acknowledges and answers Slack's request, then runs the listener in a task of its own: the request (or
+    # the envelope) holds a mark of work under way until Bolt has chosen its listener, which holds its own from
+    # that moment (a listener middleware runs while the request is still being dispatched) to its last reply.
+    # So the app never looks idle while an event is about to be handled (`App.idle`, a clean stop).
+
+    async def _work_begins(self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
+        held = contextlib.ExitStack()
+        held.enter_context(self.app.activity.busy())
+        context.setdefault(_WORK, []).append(held)
+        await next_()
+
+    def _as_work(self, listener: Listener) -> Listener:
+        """`listener`, releasing the mark `_work_begins` took for it once it is done, whatever happened."""
+        names = list(inspect.signature(listener).parameters)
+
+        async def run(args: AsyncArgs) -> None:
+            try:
+                await listener(**{name: getattr(args, name) for name in names})
+            finally:
+                args.context[_WORK].pop().close()
+
+        run.__name__ = listener.__name__  # Bolt names the listener so in its log
+        return run
+
+    async def _envelope_arrives(self, frame: aiohttp.WSMessage) -> None:
+        """A Socket Mode frame has come: an envelope is work under way until it is acknowledged."""
+        try:
+            envelope = json.loads(frame.data) if frame.type == aiohttp.WSMsgType.TEXT else {}
+        except ValueError:
+            return
+        # The envelopes the Socket Mode client hands to its request listeners (the others never reach them).
+        if isinstance(envelope, dict) and all(key in envelope for key in ("type", "envelope_id", "payload")):
+            held = contextlib.ExitStack()
+            held.enter_context(self.app.activity.busy())
+            self._envelopes[str(envelope["envelope_id"])].append(held)
+
+    async def _envelope_done(self, client: Any, request: SocketModeRequest) -> None:
+        """After Bolt's own request listener: the envelope is acknowledged, its listener (if any) holds its mark."""
+        held = self._envelopes.get(request.envelope_id)
+        if held:
+            held.pop().close()
+            if not held:
+                del self._envelopes[request.envelope_id]
 
     # -- start and stop ------------------------------------------------------------------------------
 
@@ -169,6 +225,8 @@ class SlackIntegration:
             except SlackApiError as exc:
                 raise _refused("slack.app_token", exc) from None
             self.socket = AsyncSocketModeHandler(self.bolt, app_token, web_client=self.client)
+            self.socket.client.on_message_listeners.append(self._envelope_arrives)
+            self.socket.client.socket_mode_request_listeners.append(self._envelope_done)  # after Bolt's own
             await self.socket.connect_async()
         self.failure = None
         log.info("Slack: connected to workspace %s as %s (%s mode)", self.team_id, self.bot_user_id, self.config.mode)
@@ -182,6 +240,10 @@ class SlackIntegration:
                 await self._task
         if self.socket is not None:
             await self.socket.close_async()
+        for held in self._envelopes.values():  # received, never to be handled now
+            for mark in held:
+                mark.close()
+        self._envelopes.clear()
 
     async def health(self) -> dict[str, Any]:
         if self.failure is not None:
@@ -194,7 +256,8 @@ class SlackIntegration:
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         """POST /slack/events: Bolt checks the signature and its age, acknowledges, and runs the listener after."""
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        with self.app.activity.busy():  # until Bolt has chosen the listener, which then holds its own mark
+            response = await self.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
@@ -254,18 +317,28 @@ class SlackIntegration:
         return channel
 
     def _message(self, user: str, name: str, channel: str, kind: RoomKind, text: str, event_id: str,
-                 thread: str | None = None, attachments: tuple[Attachment, ...] = ()) -> Message:
+                 thread: str | None = None, attachments: tuple[Attachment, ...] = (), edited: bool = False,
+                 unreadable: tuple[str, ...] = ()) -> Message:
         return Message(
             platform=PLATFORM, event_id=EventId(event_id), room_id=RoomId(channel), room_kind=kind,
             sender=person_id(user), sender_name=name, text=text, attachments=attachments,
-            thread_id=EventId(thread) if thread else None,
+            thread_id=EventId(thread) if thread else None, edited=edited, unreadable=unreadable,
         )
 
     # -- messages, mentions and the slash command ------------------------------------------------------------
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        edit: str | None = None
+        if event.get("subtype") == "message_changed":
+            # A message the person changed, as it is now (the bot read it as it was): Slack says so the same way
+            # when it adds a link's preview, without a change of text.
+            changed, before = event.get("message") or {}, event.get("previous_message") or {}
+            if changed.get("text") == before.get("text"):
+                return
+            edit = str((changed.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts"))
+            event = {**changed, "channel": event.get("channel"), "channel_type": event.get("channel_type")}
         if event.get("subtype") not in (None, "file_share", "thread_broadcast") or event.get("bot_id"):
-            return
+            return  # what bots say (the bot itself included) and Slack's notices about a conversation
         user, channel, text = event.get("user"), event.get("channel"), event.get("text") or ""
         if not user or not channel or user == self.bot_user_id or self._foreign(body, event):
             return
@@ -274,10 +347,10 @@ class SlackIntegration:
             return  # a mention: app_mention brings it
         if kind in (RoomKind.GROUP, RoomKind.ANNOUNCEMENT) and not text.startswith(self.app.config.command_prefix):
             return  # chatter
-        await self._on_text(event, incoming_text(text), kind)
+        await self._on_text(event, incoming_text(text), kind, edit)
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if not event.get("user") or self._foreign(body, event):
+        if not event.get("user") or event.get("bot_id") or self._foreign(body, event):
             return
         text = incoming_text(re.sub(r"<@[A-Z0-9]+>", "", event.get("text") or "").strip())
         prefix = self.app.config.command_prefix
@@ -285,18 +358,22 @@ class SlackIntegration:
         command = text if text.startswith(prefix) else prefix + text
         await self._on_text(event, command, self.room_kind(event["channel"], event.get("channel_type")))
 
-    async def _on_text(self, event: dict[str, Any], text: str, kind: RoomKind) -> None:
+    async def _on_text(self, event: dict[str, Any], text: str, kind: RoomKind, edit: str | None = None) -> None:
         async with self._turns[event["user"]]:
-            await self._handle_text(event, text, kind)
+            await self._handle_text(event, text, kind, edit)
 
-    async def _handle_text(self, event: dict[str, Any], text: str, kind: RoomKind) -> None:
+    async def _handle_text(self, event: dict[str, Any], text: str, kind: RoomKind, edit: str | None) -> None:
+        """`edit`: the moment the person changed the message, when this is the message changed (never an answer,
+        so its files are not fetched)."""
         user, channel, ts = event["user"], event["channel"], event["ts"]
-        attachments = tuple(filter(None, [await self._download(f) for f in event.get("files") or []]))
+        files = [] if edit else event.get("files") or []
+        attachments, unreadable = await self._files(files)
         thread = event.get("thread_ts")
         # The message's ts names it in its channel: a retried event, or the same message seen as a mention and
-        # as a message, is one.
-        message = self._message(user, await self._name(user), channel, kind, text, f"{channel}:{ts}", thread,
-                                attachments)
+        # as a message, is one; each change of it is another.
+        event_id = f"{channel}:{ts}" + (f":edited:{edit}" if edit else "")
+        message = self._message(user, await self._name(user), channel, kind, text, event_id, thread, attachments,
+                                edited=edit is not None, unreadable=unreadable)
         if thread:
             async with self.app.db.session() as session:
                 topic = await Repos(session).kv.get(_topic_of_key(channel, thread))
@@ -327,7 +404,8 @@ class SlackIntegration:
                 await self._reply(message, channel, replies, None)
                 return
         for reply in replies:  # elsewhere the bot may not be in the channel: only the person sees its answers
-            await respond(text=render.fallback(reply), blocks=self.renderer.blocks(reply), response_type="ephemeral")
+            for text, blocks in self.renderer.messages(reply):
+                await respond(text=text, blocks=blocks, response_type="ephemeral")
 
     async def _reply(self, message: Message, channel: str, replies: list[Reply], thread: str | None) -> None:
         """Send now; what Slack cannot take now waits in the outbox."""
@@ -341,10 +419,25 @@ class SlackIntegration:
                 payload = {"reply": reply.to_json(), "thread_ts": thread}
                 await self.app.outbox.enqueue(PLATFORM, channel, payload, f"slack:{message.event_id}:{index}")
 
+    async def _files(self, files: list[dict[str, Any]]) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
+        """The files shared with a message, downloaded; and the names of those Slack would not hand over (the core
+        asks for them again)."""
+        downloaded: list[Attachment] = []
+        unreadable: list[str] = []
+        for file in files:
+            attachment = await self._download(file)
+            if attachment is None:
+                unreadable.append(_file_name(file))
+            else:
+                downloaded.append(attachment)
+        return tuple(downloaded), tuple(unreadable)
+
     async def _download(self, file: dict[str, Any]) -> Attachment | None:
-        """A file shared with the bot, read with the bot's token (a little past the size limit at most)."""
+        """A file shared with the bot, read with the bot's token (a little past the size limit at most); None when
+        it cannot be had."""
         url = file.get("url_private_download") or file.get("url_private")
         if not url or urlsplit(url).hostname not in self._file_hosts:
+            log.warning("Slack: file %s is not on Slack's file servers: not downloaded", file.get("id"))
             return None  # the bot's token goes to Slack's own file servers only
         limit = self.app.config.files.max_size_mb * 1024 * 1024 + 1
         token = self.config.bot_token.get_secret_value() if self.config.bot_token else ""
@@ -357,8 +450,7 @@ class SlackIntegration:
         except aiohttp.ClientError as exc:
             log.warning("Slack: could not download file %s: %s", file.get("id"), type(exc).__name__)
             return None
-        name = file.get("name") or file.get("title") or "fichier"
-        return Attachment(name=name, mime=file.get("mimetype") or "application/octet-stream", data=data)
+        return Attachment(name=_file_name(file), mime=file.get("mimetype") or "application/octet-stream", data=data)
 
     # -- App Home -----------------------------------------------------------------------------------------
 
@@ -385,8 +477,8 @@ class SlackIntegration:
         with language(self._language(person)):
             paced = self.app.router.paced(PLATFORM, person_id(body["user_id"]))
             if paced is not None:
-                await respond(text=render.fallback(paced), blocks=self.renderer.blocks(paced),
-                              response_type="ephemeral")
+                for text, blocks in self.renderer.messages(paced):
+                    await respond(text=text, blocks=blocks, response_type="ephemeral")
                 return
             busy = in_progress(self.app.router.dialogs.flows, current)
             if busy is not None:
@@ -407,10 +499,14 @@ class SlackIntegration:
         person = await self._person(user)
         with language(self._language(person)):
             answers: dict[str, Answer | None] = {}
+            lost: dict[str, str] = {}  # a file Slack would not hand over, said next to its field
             for name, given in modals.submitted(flow.form, view["state"]["values"]).items():
                 if isinstance(given, list):
-                    files = tuple(filter(None, [await self._download(f) for f in given]))
+                    files, unreadable = await self._files(given)
                     answers[name] = Answer("", files)
+                    if unreadable:
+                        lost[name] = str(_("Je n'ai pas pu récupérer le fichier « {name} » : envoyez-le de nouveau, "
+                                           "s'il vous plaît.")).format(name=unreadable[0])
                 else:
                     answers[name] = Answer(given) if given is not None else None
             dm = await self._dm_channel(user)
@@ -419,6 +515,7 @@ class SlackIntegration:
                 repo = Repos(session)
                 ctx = self.app.router.context(message, person, repo)
                 values, errors = modals.validate(flow.form, answers, form_context(self.app.config, ctx.now))
+                errors.update(lost)
                 busy = in_progress(self.app.router.dialogs.flows, await repo.dialogs.get(person.id))
                 if not errors and busy is not None:
                     errors[flow.form.fields[0].name] = busy  # started in the DM while the modal was open
@@ -438,15 +535,19 @@ class SlackIntegration:
         user = body["user"]["id"]
         person = await self._person(user)
         dm = await self._dm_channel(user)
-        async with self.app.db.session() as session:
-            current = await Repos(session).dialogs.get(person.id)
-        if current is None or current.form != metadata.get("form") or current.data.get("mode") != "summary":
-            with language(self._language(person)):
-                gone = Reply.error(str(_("Cette saisie n'est plus en cours : rien n'a été envoyé.")))
-            await self._post(dm, gone, None)
-            return
-        message = self._message(user, person.display_name, dm, RoomKind.DIRECT, "oui", f"view:{view['id']}:send")
         async with self._turns[user]:
+            async with self.app.db.session() as session:
+                repo = Repos(session)
+                # A double click, or Slack trying again, sends the same view twice: it is sent once, said once.
+                if not await repo.processed.mark(PLATFORM, f"view:{view['id']}:confirm"):
+                    return
+                current = await repo.dialogs.get(person.id)
+            if current is None or current.form != metadata.get("form") or current.data.get("mode") != "summary":
+                with language(self._language(person)):
+                    gone = Reply.error(str(_("Cette saisie n'est plus en cours : rien n'a été envoyé.")))
+                await self._post(dm, gone, None)
+                return
+            message = self._message(user, person.display_name, dm, RoomKind.DIRECT, "oui", f"view:{view['id']}:send")
             await self._reply(message, dm, await self.app.router.handle(message), None)
 
     # -- review buttons -----------------------------------------------------------------------------------------
@@ -550,8 +651,9 @@ class SlackIntegration:
         posted = False
         for reply in replies:
             if reply.tone is Tone.ERROR:
-                await self._call("chat_postEphemeral", channel=channel, user=user, thread_ts=ts,
-                                 text=render.fallback(reply), blocks=self.renderer.blocks(reply))
+                for text, blocks in self.renderer.messages(reply):
+                    await self._call("chat_postEphemeral", channel=channel, user=user, thread_ts=ts, text=text,
+                                     blocks=blocks)
             else:
                 await self._post(channel, reply, ts)
                 posted = True
@@ -565,7 +667,7 @@ class SlackIntegration:
             repo = Repos(session)
             item = await repo.items.get(rid) if rid is not None else None
             if item is None:
-                return self.renderer.blocks(reply)
+                return self.renderer.messages(reply)[0][1]
             with language(self.app.config.language):
                 state = await review.state_line(repo, item, self.app.config.tz)
         actions = [a for a in REVIEW_ACTIONS if review.allowed(item, a)]
@@ -626,12 +728,13 @@ class SlackIntegration:
             thread = root if isinstance(root, str) else None
         prompt = reply.prompt if reply.prompt and reply.prompt.kind == "review" else None
         if prompt is not None and channel == self.config.review_channel:
-            blocks = await self._review_card(reply, prompt.subject)
+            messages = [(render.fallback(reply), await self._review_card(reply, prompt.subject))]
         else:
             prompt = None
-            blocks = self.renderer.blocks(reply)
-        response = await self._call("chat_postMessage", channel=channel, text=render.fallback(reply),
-                                    blocks=blocks or None, thread_ts=thread, unfurl_links=False, unfurl_media=False)
+            messages = self.renderer.messages(reply)
+        text, blocks = messages[0]
+        response = await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks or None,
+                                    thread_ts=thread, unfurl_links=False, unfurl_media=False)
         ts = str(response["ts"])
         file_thread = thread or (ts if topic_key else None)
         async with self.app.db.session() as session:
@@ -644,6 +747,9 @@ class SlackIntegration:
             if prompt is not None:
                 await kv.set(_prompt_key(channel, ts), {"kind": prompt.kind, "subject": prompt.subject,
                                                         "reply": reply.to_json()})
+        for text, blocks in messages[1:]:  # what one message cannot hold follows it, where its file goes
+            await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks, thread_ts=file_thread,
+                             unfurl_links=False, unfurl_media=False)
         await self._upload(channel, reply, file_thread, delivered)
         if thread is not None and channel == self.config.review_channel:
             # Said in an item's thread (a decision, by button or command): its card shows the new state.
@@ -689,6 +795,10 @@ def _refused(key: str, exc: SlackApiError) -> Exception:
     if error in TOKEN_REFUSALS:
         return SlackError(f"{key} is refused: {error}")
     return ConnectionError(f"{key}: {error}")
+
+
+def _file_name(file: dict[str, Any]) -> str:
+    return str(file.get("name") or file.get("title") or file.get("id") or "?")
 
 
 def _topic_of_key(channel: str, ts: str) -> str:

@@ -15,12 +15,15 @@ from integrations.slack.render import Renderer, escape
 from storage.models import Person
 from storage.repositories import Repos
 
+HOME_BLOCKS = 100  # Slack's limit for a Home tab
+
 
 async def home_view(repo: Repos, person: Person, config: Config, now: datetime, renderer: Renderer) -> dict[str, Any]:
     prefix = config.command_prefix
     blocks = renderer.blocks(submissions(await repo.items.by_submitter(person.id), prefix))
     coming = await coming_card(repo, person.department, now, ZoneInfo(config.timezone), prefix)
     blocks += renderer.blocks(coming)
+    blocks = blocks[: HOME_BLOCKS - 1]  # a Home holds 100 blocks: the sections hold 3000 characters each, enough
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(str(_(
         "Tapez {cmd} pour la liste des commandes.")).format(cmd="/odpe aide"))}]})
-    return {"type": "home", "blocks": blocks[:100]}  # Slack's limit for a Home
+    return {"type": "home", "blocks": blocks}

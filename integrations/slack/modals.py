@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.forms import OTHER, Answer, Field, Form, FormContext, Invalid, Kind, display, parse
 from bot.i18n import _
-from integrations.slack.render import escape, section
+from integrations.slack.render import escape, section, split
 from storage.files import FileKind
 
 FORM_CALLBACK = "odpe_form"
@@ -23,6 +23,7 @@ TITLE_LIMIT = 24
 OPTION_LIMIT = 75
 LONG_TEXT = 300  # above this limit, a text input has several lines
 LIST_LIMIT = 1000
+INPUT_LIMIT = 3000  # the most a Slack text input takes
 ACTION = "value"
 OTHER_SUFFIX = "__other"
 FILE_TYPES = [kind.value for kind in FileKind]  # what the file check accepts
@@ -100,7 +101,7 @@ def element(form_field: Field) -> dict[str, Any]:
     text: dict[str, Any] = {"type": "plain_text_input", "action_id": ACTION}
     limit = form_field.max_length or (LIST_LIMIT if kind is Kind.LIST else None)
     if limit is not None:
-        text["max_length"] = limit
+        text["max_length"] = min(limit, INPUT_LIMIT)
         text["multiline"] = limit > LONG_TEXT
     return text
 
@@ -131,8 +132,11 @@ def submitted(form: Form, values: Mapping[str, Any]) -> dict[str, str | list[dic
             given[form_field.name] = (state.get("selected_option") or {}).get("value")
         else:
             given[form_field.name] = state.get("value")
-        if isinstance(given[form_field.name], str) and not str(given[form_field.name]).strip():
-            given[form_field.name] = None
+        value = given[form_field.name]
+        if isinstance(value, str):
+            # No database keeps a NUL in text (PostgreSQL refuses it), as the router says of messages: it is noise.
+            value = value.replace("\x00", "")
+            given[form_field.name] = value if value.strip() else None
     return given
 
 
@@ -166,7 +170,7 @@ def confirmation(form: Form, values: Mapping[str, Any], metadata: Mapping[str, A
     ]
     blocks = [
         section(escape(str(_("Récapitulatif — {title}")).format(title=form.title))),
-        *[section(row) for row in rows],
+        *[section(part) for row in rows for part in split(row)],
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(str(_(
             "Vérifiez puis envoyez. Votre saisie est gardée : vous pouvez aussi répondre « oui » en message "
             "direct pour l'envoyer, ou « modifier N » pour changer un champ.")))}]},

@@ -12,7 +12,10 @@ from bot.rich import Block, Bullets, Heading, Para, Span
 
 SECTION_LIMIT = 3000  # characters of a section's text
 HEADER_LIMIT = 150
-MAX_BLOCKS = 50
+MAX_BLOCKS = 50  # in one message
+# The text of all a message's blocks together: Slack refuses more than about 13,000 characters with
+# `msg_blocks_too_long`, a limit it does not document (slackapi/bolt-js#2509); what is longer goes in several messages.
+MESSAGE_CHARS = 12_000
 SLACK_USER_PREFIX = "slack:"
 
 
@@ -64,19 +67,27 @@ class Renderer:
         return "\n".join(f"*{escape(label)}* : {self.spans(value)}" for label, value in block.rows)
 
     def blocks(self, reply: Reply) -> list[dict[str, Any]]:
-        """The reply's blocks: a heading first becomes a header, the rest mrkdwn sections."""
+        """The reply's blocks: a heading first becomes a header (a bold line if it is too long for one), the rest
+        mrkdwn sections, as many as Slack's limit on a section asks: nothing is cut off."""
         rendered: list[dict[str, Any]] = []
         for index, block in enumerate(reply.body.blocks):
-            if isinstance(block, Heading) and index == 0:
+            if isinstance(block, Heading) and index == 0 and 0 < len(block.plain().strip()) <= HEADER_LIMIT:
                 rendered.append(header(block.plain()))
-            else:
-                warning = ":warning: " if reply.tone is Tone.ERROR and index == 0 else ""
-                rendered.append(section(warning + self.mrkdwn(block)))
-        return rendered[:MAX_BLOCKS]
+                continue
+            warning = ":warning: " if reply.tone is Tone.ERROR and index == 0 else ""
+            rendered.extend(section(part) for part in split(warning + self.mrkdwn(block)) if part.strip())
+        return rendered
+
+    def messages(self, reply: Reply) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The reply in as many messages as Slack's limits on one message ask (most often one), each as its
+        notification text and its blocks."""
+        return [(fallback(reply) if index == 0 else continued(blocks), blocks)
+                for index, blocks in enumerate(group(self.blocks(reply)))]
 
     def review_blocks(self, reply: Reply, subject: str, state: str, actions: Sequence[str]) -> list[dict[str, Any]]:
-        """A review card: the card, its state in words, and a button for each action its state allows."""
-        rendered = self.blocks(reply)[: MAX_BLOCKS - 2]
+        """A review card: the card, its state in words, and a button for each action its state allows. The card is
+        one message, updated in place: it holds what one message can (an item's fields always fit)."""
+        rendered = group(self.blocks(reply), MAX_BLOCKS - 2, MESSAGE_CHARS - SECTION_LIMIT)[0]
         rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(state)}]})
         buttons = []
         for action, style in REVIEW_BUTTONS:
@@ -96,6 +107,59 @@ class Renderer:
         return rendered
 
 
+def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """`text` in parts of at most `limit` characters, cut between lines, else between words, else anywhere but
+    inside Slack's markup (a link, a mention, an entity); the line break or space at a cut is all that is left
+    out."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut, skip = _cut(text, limit)
+        parts.append(text[:cut])
+        text = text[cut + skip:]
+    parts.append(text)
+    return parts
+
+
+def _cut(text: str, limit: int) -> tuple[int, int]:
+    end = _outside_markup(text, limit) or limit  # markup longer than a whole part: cut it anyway
+    for separator in ("\n", " "):  # in the second half: a part is not made short for one long word
+        cut = text.rfind(separator, limit // 2, end + 1)
+        if cut > 0 and _outside_markup(text, cut) == cut:
+            return cut, 1
+    return end, 0
+
+
+def _outside_markup(text: str, index: int) -> int:
+    """`index`, or the start of the `<…>` or `&…;` it falls inside of."""
+    opened = text.rfind("<", 0, index)
+    if opened > text.rfind(">", 0, index):
+        index = opened
+    entity = text.rfind("&", max(0, index - 4), index)
+    if entity != -1 and ";" not in text[entity:index]:
+        index = entity
+    return index
+
+
+def group(blocks: list[dict[str, Any]], most: int = MAX_BLOCKS,
+          chars: int = MESSAGE_CHARS) -> list[list[dict[str, Any]]]:
+    """`blocks` in messages of at most `most` blocks and `chars` characters of text, in order."""
+    messages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for block in blocks:
+        length = len(block_text(block))
+        if messages[-1] and (len(messages[-1]) == most or size + length > chars):
+            messages.append([])
+            size = 0
+        messages[-1].append(block)
+        size += length
+    return messages
+
+
+def block_text(block: dict[str, Any]) -> str:
+    text = block.get("text")
+    return str(text.get("text", "")) if isinstance(text, dict) else ""
+
+
 def section(text: str) -> dict[str, Any]:
     if len(text) > SECTION_LIMIT:
         text = text[: SECTION_LIMIT - 1] + "…"
@@ -111,6 +175,11 @@ def header(text: str) -> dict[str, Any]:
 def fallback(reply: Reply) -> str:
     """The text of the notification (and of clients that show no blocks)."""
     return escape(reply.plain())[:SECTION_LIMIT]
+
+
+def continued(blocks: list[dict[str, Any]]) -> str:
+    """The notification of a message that goes on with a reply too long for one: the beginning of its text."""
+    return "\n".join(block_text(block) for block in blocks)[:SECTION_LIMIT]
 
 
 # The review actions a button can take, the reaction key the core's handler understands for each, and style.
