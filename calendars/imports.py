@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 import icalendar
 import recurring_ical_events
+from icalendar.timezone import tzp
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calendars.occurrences import instant
 from storage.models import CalendarSource, Event
@@ -62,16 +65,23 @@ class ImportedEvent:
     cancelled: bool
     recurrence: str | None = None
     series_ends_at: datetime | None = None
+    next_occurrence: datetime | None = None  # of a series: the start of its first occurrence not over when read
 
     @property
     def last_moment(self) -> datetime:  # as Event.last_moment
         return self.series_ends_at or self.ends_at or self.starts_at
 
+    @property
+    def next_start(self) -> datetime:
+        """When it next begins, for a series; when it began, for a single event (the soonest are kept)."""
+        return self.next_occurrence or self.starts_at
+
 
 @dataclass(frozen=True)
 class Reading:
     events: list[ImportedEvent]
-    skipped: int  # events that could not be taken: no UID, no start, unreadable dates, over the limit
+    skipped: int  # events that could not be taken: no UID, no start, unreadable dates, published twice, over the limit
+    left_out: frozenset[str] = frozenset()  # UIDs of the events over the limit: still published, not read this time
 
 
 @dataclass(frozen=True)
@@ -166,48 +176,153 @@ async def read_source(
 
 # --- Reading -----------------------------------------------------------------------------------------------------
 
+# What a feed may ask of a reading, far above what the calendars of the network publish: beyond, an event is skipped.
+MAX_UID = 500  # characters: PostgreSQL's unique index takes a few thousand bytes at most
+MAX_SEQUENCE = 1_000_000  # a higher SEQUENCE is taken as this one, from which the bot's own goes on rising
+MAX_OCCURRENCES = 4000  # of a series within the span read (a daily one has some 1300)
+MAX_STEPS = 50_000  # occurrences a series computes from its first one to the end of the span read
+# Control characters but tab and line ends: no calendar text holds them, and PostgreSQL refuses NUL in text.
+_CONTROLS = bytes([*range(9), 11, 12, *range(14, 32), 127])
 
-def _zone_name(zone: tzinfo | None, tz: ZoneInfo, year: int) -> str | None:
-    """The IANA name of `zone`: its own, or the bot's when a VTIMEZONE of the source describes the same zone
-    in the years around `year` (the moment's)."""
-    if zone is None:
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+# A VTIMEZONE is followed from its first onset at each offset asked: only the yearly rules of real time zones are,
+# so that a feed cannot keep the reading busy for hours (a rule every hour from 1601 on, say).
+_ZONE_RULE_PARTS = frozenset({"FREQ", "INTERVAL", "UNTIL", "COUNT", "WKST", "BYMONTH", "BYDAY", "BYMONTHDAY"})
+
+
+def _followable(vtimezone: Any) -> bool:
+    observances = [c for c in vtimezone.subcomponents if c.name in ("STANDARD", "DAYLIGHT")]
+    if not 0 < len(observances) <= 200:
+        return False
+    ruled = dates = 0
+    for observance in observances:
+        rules = _as_list(observance.get("RRULE"))
+        ruled += bool(rules)
+        for rule in rules:
+            if not isinstance(rule, icalendar.vRecur) or not set(rule) <= _ZONE_RULE_PARTS:
+                return False
+            if rule.get("FREQ") != ["YEARLY"] or any(int(n) < 1 for n in rule.get("INTERVAL", [])):
+                return False
+            if len(rule.get("BYMONTH", [])) > 1 or max(len(rule.get(p, [])) for p in ("BYDAY", "BYMONTHDAY")) > 7:
+                return False
+        dates += sum(len(getattr(value, "dts", [value])) for value in _as_list(observance.get("RDATE")))
+    return ruled <= 20 and dates <= 1000
+
+
+@lru_cache(maxsize=512)
+def _iana(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name longer than a file name may be
         return None
-    key = getattr(zone, "key", None)
-    if key:
-        try:
-            ZoneInfo(key)
-            return str(key)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None
-    if zone is UTC or (zone.utcoffset(datetime(2000, 1, 1)) == timedelta() and zone.dst(datetime(2000, 7, 1)) in (
-        None, timedelta()
-    )):
-        return "UTC"
-    # A zone the source described itself (Outlook's names, say): the bot's zone if it agrees twice a month
-    # over the years around the moment, which is what the feeds of the network use.
-    for moment in (datetime(y, m, d, 12) for y in range(year - 1, year + 3) for m in range(1, 13) for d in (1, 15)):
-        if zone.utcoffset(moment) != tz.utcoffset(moment):
-            return None
-    return tz.key
+
+
+def _named(tzid: str) -> ZoneInfo | None:
+    """The IANA zone a TZID names without its VTIMEZONE: a Windows name (Outlook's), or a "globally unique" id
+    ending with an IANA one (/mozilla.org/20050126_1/Europe/Paris)."""
+    cleaned = tzid.strip("/")
+    names = [WINDOWS_TO_OLSON.get(cleaned)]
+    if tzid.startswith("/"):
+        parts = cleaned.split("/")
+        names += ["/".join(parts[start:]) for start in range(1, len(parts))]
+    return next((zone for name in names if name and (zone := _iana(name)) is not None), None)
+
+
+@lru_cache(maxsize=256)
+def _zone_name(zone: tzinfo, candidates: tuple[str, ...], year: int) -> str | None:
+    """The first of `candidates` (IANA ids) that a zone a source described itself agrees with, twice a month over
+    the years around `year` (the moment's), if one does."""
+    years = range(max(year - 1, 1), min(year + 3, 10000))
+    moments = [datetime(y, m, d, 12) for y in years for m in range(1, 13) for d in (1, 15)]
+    for name in candidates:
+        known = ZoneInfo(name)
+        if all(zone.utcoffset(moment) == known.utcoffset(moment) for moment in moments):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class _Zones:
+    """The time zones one feed names. icalendar keeps, for the whole process, the first VTIMEZONE it meets of a
+    name, whichever feed it came from: a feed's date-times are placed again here, by its own VTIMEZONEs."""
+
+    own: dict[str, tzinfo | None]  # TZID -> its VTIMEZONE's zone; None: rules too costly to follow
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, calendar: icalendar.Calendar, tz: ZoneInfo) -> _Zones:
+        own: dict[str, tzinfo | None] = {}
+        for component in calendar.walk("VTIMEZONE"):
+            tzid = _text(component, "TZID")
+            if tzid is None or tzid in own:
+                continue
+            try:
+                own[tzid] = tzp.create_timezone(component) if _followable(component) else None
+            except Exception:  # whatever icalendar or dateutil raise on a VTIMEZONE they cannot build: not followed
+                own[tzid] = None
+        return cls(own, tz)
+
+    def place(self, moment: datetime, tzid: str) -> datetime:
+        """`moment`'s wall time in the zone `tzid` names: its IANA zone when it is one (the name is trusted over
+        its VTIMEZONE), or when the feed's VTIMEZONE agrees with the one its Windows name, or the bot's, names;
+        else the VTIMEZONE itself; a name known nowhere is the bot's zone (a floating time)."""
+        wall = moment.replace(tzinfo=None)
+        known = _iana(tzid.strip("/"))
+        if known is not None:
+            return wall.replace(tzinfo=known)
+        if tzid not in self.own:
+            return wall.replace(tzinfo=_named(tzid))
+        zone = self.own[tzid]
+        if zone is None:
+            raise ValueError(f"time zone {tzid!r} not followed")
+        guessed = _named(tzid)
+        candidates = tuple(dict.fromkeys([*([guessed.key] if guessed else []), self.tz.key]))
+        name = _zone_name(zone, candidates, moment.year)
+        return wall.replace(tzinfo=ZoneInfo(name) if name else zone)
+
+    def localise(self, component: Any) -> None:
+        """Place the date-times of a VEVENT that name a zone (raises ValueError for a zone not followed)."""
+        for name in _DATE_TIMES:
+            for prop in _as_list(component.get(name)):
+                tzid = prop.params.get("TZID")
+                if not tzid:
+                    continue
+                for item in getattr(prop, "dts", [prop]):
+                    item.dt = self._placed(item.dt, str(tzid))
+
+    def _placed(self, value: Any, tzid: str) -> Any:
+        if isinstance(value, tuple):  # a PERIOD: its start, and its end or duration
+            return tuple(self._placed(part, tzid) for part in value)
+        return self.place(value, tzid) if isinstance(value, datetime) else value
 
 
 def _normalised(value: Any, tz: ZoneInfo) -> Any:
     """A date or date-time that any reader can place: floating times are the bot's zone's, zones named by IANA
-    ids, and a zone that cannot be named becomes UTC."""
+    ids, and a zone that has no IANA id becomes UTC."""
+    if isinstance(value, tuple):
+        return tuple(_normalised(part, tz) for part in value)
     if not isinstance(value, datetime):
         return value
     if value.tzinfo is None:
         return value.replace(tzinfo=tz)
-    name = _zone_name(value.tzinfo, tz, value.year)
-    if name in (None, "UTC"):
-        return value.astimezone(UTC)
-    return value.replace(tzinfo=ZoneInfo(name))
+    if isinstance(value.tzinfo, ZoneInfo) and value.tzinfo.key not in (None, "UTC"):
+        return value
+    return value.astimezone(UTC)
 
 
 def _clean_component(source: Any, tz: ZoneInfo) -> icalendar.Event:
     clean = icalendar.Event()
     for name in KEPT:
         if name not in source:
+            continue
+        if name == "SEQUENCE":  # a number, or nothing: recurring_ical_events compares them
+            sequence = _sequence(source)
+            if sequence is not None:
+                clean.add(name, min(max(sequence, 0), MAX_SEQUENCE))
             continue
         found: Any = source[name]
         values: list[Any] = found if isinstance(found, list) else [found]
@@ -229,6 +344,17 @@ def _text(component: Any, name: str) -> str | None:
     return text or None
 
 
+def _sequence(component: Any) -> int | None:
+    """A VEVENT's SEQUENCE (0 when it has none), None when it is not a number."""
+    value = component.get("SEQUENCE")
+    if value is None:
+        return 0
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
 def _span(component: Any, tz: ZoneInfo) -> tuple[datetime, datetime | None, bool]:
     start: Any = component["DTSTART"].dt
     all_day = not isinstance(start, datetime)
@@ -248,85 +374,144 @@ def _span(component: Any, tz: ZoneInfo) -> tuple[datetime, datetime | None, bool
     return starts_at, ends_at, all_day
 
 
-def _series_end(calendar: icalendar.Calendar, master: Any, window: tuple[datetime, datetime],
-                tz: ZoneInfo) -> datetime | None:
-    """The end of the series' last occurrence (None when none falls in `window`), FOREVER for an endless rule."""
-    rules = master.get("RRULE")
-    rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
+# At most how many days a year, and times a day, a rule of each frequency gives before its BY parts expand it.
+_DAYS = {"YEARLY": 1, "MONTHLY": 12, "WEEKLY": 53, "DAILY": 366}
+_TIMES = {"HOURLY": 24, "MINUTELY": 24 * 60, "SECONDLY": 24 * 3600}
+_DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")
+_TIME_PARTS = {"HOURLY": ("BYMINUTE", "BYSECOND"), "MINUTELY": ("BYSECOND",), "SECONDLY": ()}
+
+
+def _a_year(rule: Any) -> float:
+    """At most how many occurrences a year `rule` gives (more when it limits rather than expands: a bound)."""
+    freq = str(rule["FREQ"][0]).upper()
+    interval = max(int(rule.get("INTERVAL", [1])[0]), 1)
+    count = {part: len(rule.get(part, [])) or 1 for part in ("BYHOUR", "BYMINUTE", "BYSECOND")}
+    if freq in _TIMES:
+        days: float = 366
+        times = _TIMES[freq] / interval
+        for part in _TIME_PARTS[freq]:
+            times *= count[part]
+    else:
+        days = 366 if any(part in rule for part in _DAY_PARTS) else _DAYS[freq] / interval
+        times = count["BYHOUR"] * count["BYMINUTE"] * count["BYSECOND"]
+    return days * times
+
+
+def _check_size(master: Any, window: tuple[datetime, datetime], tz: ZoneInfo) -> None:
+    """Raise ValueError for a series that would give more occurrences than a reading computes (every minute, say)."""
+    first = instant(master["DTSTART"].dt, tz)
+    steps = in_window = float(sum(len(getattr(v, "dts", [v])) for v in _as_list(master.get("RDATE"))))
+    year = timedelta(days=365.25)
+    for rule in _as_list(master.get("RRULE")):
+        last = window[1]
+        if rule.get("UNTIL"):
+            last = min(last, instant(rule["UNTIL"][0], tz))
+        a_year = _a_year(rule)
+        limit = float(rule["COUNT"][0]) if rule.get("COUNT") else float("inf")
+        steps += min(limit, a_year * (max(last - first, timedelta()) / year + 1))
+        in_window += min(limit, a_year * (max(last - max(first, window[0]), timedelta()) / year + 1))
+    if steps > MAX_STEPS or in_window > MAX_OCCURRENCES:
+        raise ValueError("too many occurrences")
+
+
+def _series_times(calendar: icalendar.Calendar, master: Any, window: tuple[datetime, datetime], now: datetime,
+                  tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """The end of the series' last occurrence (FOREVER for an endless rule) and the start of its first not over
+    at `now` (of its last when all are); None when no occurrence falls in `window`."""
+    rules = _as_list(master.get("RRULE"))
     endless = any("COUNT" not in rule and "UNTIL" not in rule for rule in rules)
-    occurrences = recurring_ical_events.of(calendar).between(*window)
-    ends = [instant(o["DTEND"].dt if "DTEND" in o else o["DTSTART"].dt, tz) for o in occurrences]
-    if not ends:
+    spans = []
+    for occurrence in recurring_ical_events.of(calendar).between(*window):
+        start = instant(occurrence["DTSTART"].dt, tz)
+        spans.append((start, instant(occurrence["DTEND"].dt, tz) if "DTEND" in occurrence else start))
+    if not spans:
         return None
-    return FOREVER if endless else max(ends)
+    coming = [start for start, end in spans if end >= now]
+    return (FOREVER if endless else max(end for _, end in spans)), min(coming, default=max(spans)[0])
 
 
 def read(body: bytes, tz: ZoneInfo, now: datetime, *, past: timedelta, max_events: int) -> Reading:
-    """The events of an iCalendar text that end after `now - past` and begin within `AHEAD`.
+    """The events of an iCalendar text that end after `now - past` and begin within `AHEAD`; the `max_events`
+    soonest when there are more.
 
     Raises `FeedError("not_calendar")` when the text is not iCalendar at all; an event that cannot be read is
     counted in `skipped` and the others are kept.
     """
     try:
-        calendar = icalendar.Calendar.from_ical(body)
+        calendar = icalendar.Calendar.from_ical(body.translate(None, _CONTROLS))
     except Exception as error:  # icalendar raises ValueError, KeyError, IndexError... on text it cannot read
         raise FeedError("not_calendar", type(error).__name__) from None
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise FeedError("not_calendar")
     window = (now - past, now + AHEAD)
+    zones = _Zones.of(calendar, tz)
     by_uid: dict[str, list[Any]] = defaultdict(list)
     skipped = 0
     for component in calendar.walk("VEVENT"):
         uid = _text(component, "UID")
-        if uid is None or "DTSTART" not in component:
+        if uid is None or len(uid) > MAX_UID or "DTSTART" not in component:
             skipped += 1
             continue
         by_uid[uid].append(component)
     events: list[ImportedEvent] = []
     for uid, components in by_uid.items():
         masters = [c for c in components if "RECURRENCE-ID" not in c]
-        if len(masters) != 1:  # changed occurrences without their series, or two events sharing a UID
+        if not masters:  # changed occurrences without their series
             skipped += 1
             continue
+        # One event published twice: the source's latest version counts, the one with the higher SEQUENCE, or
+        # the later in the text when they have the same; the others are skipped.
+        skipped += len(masters) - 1
+        versions = [(sequence, n) for n, c in enumerate(masters) if (sequence := _sequence(c)) is not None]
+        if not versions:
+            skipped += 1
+            continue
+        sequence, n = max(versions)
+        master = masters[n]
         try:
-            event = _event(uid, masters[0], components, tz, window)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            series = [master, *(c for c in components if "RECURRENCE-ID" in c)]
+            for component in series:
+                zones.localise(component)
+            event = _event(uid, master, series, min(max(sequence, 0), MAX_SEQUENCE), tz, window, now)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
             skipped += 1
             continue
         if event is not None:
             events.append(event)
+    left_out: frozenset[str] = frozenset()
     if len(events) > max_events:
-        events.sort(key=lambda e: e.starts_at)
-        skipped += len(events) - max_events
-        # The soonest are kept: what is coming matters more than what is far ahead.
-        past_ones = [e for e in events if e.last_moment < now]
-        coming = [e for e in events if e.last_moment >= now]
-        events = (coming + past_ones[::-1])[:max_events]
-    return Reading(events, skipped)
+        # The soonest are kept: what comes next matters more than what is far ahead, and that more than what is
+        # over. An event left out stays as it was last read (see merge).
+        coming = sorted((e for e in events if e.last_moment >= now), key=lambda e: (e.next_start, e.uid))
+        over = sorted((e for e in events if e.last_moment < now), key=lambda e: (e.last_moment, e.uid), reverse=True)
+        ranked = coming + over
+        events, left_out = ranked[:max_events], frozenset(e.uid for e in ranked[max_events:])
+        skipped += len(left_out)
+    return Reading(events, skipped, left_out)
 
 
-def _event(uid: str, master: Any, components: Sequence[Any], tz: ZoneInfo,
-           window: tuple[datetime, datetime]) -> ImportedEvent | None:
+def _event(uid: str, master: Any, components: Sequence[Any], sequence: int, tz: ZoneInfo,
+           window: tuple[datetime, datetime], now: datetime) -> ImportedEvent | None:
     starts_at, ends_at, all_day = _span(master, tz)
     recurring = "RRULE" in master or "RDATE" in master
-    recurrence = series_ends_at = None
+    recurrence = series_ends_at = next_start = None
     if recurring:
+        _check_size(master, window, tz)
         series = icalendar.Calendar()
         for component in components:
             series.add_component(_clean_component(component, tz))
-        series_ends_at = _series_end(series, master, window, tz)
-        if series_ends_at is None:
+        times = _series_times(series, master, window, now, tz)
+        if times is None:
             return None
+        series_ends_at, next_start = times
         recurrence = b"".join(bytes(c.to_ical()) for c in series.subcomponents).decode()
     elif (ends_at or starts_at) < window[0] or starts_at > window[1]:
         return None
-    sequence = master.get("SEQUENCE")
     return ImportedEvent(
         uid=uid, title=_text(master, "SUMMARY") or "—", starts_at=starts_at, ends_at=ends_at, all_day=all_day,
         location=_text(master, "LOCATION"), url=_text(master, "URL"), description=_text(master, "DESCRIPTION"),
-        sequence=int(sequence) if sequence is not None else 0,
-        cancelled=(_text(master, "STATUS") or "").upper() == "CANCELLED",
-        recurrence=recurrence, series_ends_at=series_ends_at,
+        sequence=sequence, cancelled=(_text(master, "STATUS") or "").upper() == "CANCELLED",
+        recurrence=recurrence, series_ends_at=series_ends_at, next_occurrence=next_start,
     )
 
 
@@ -349,7 +534,8 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
     """Bring the source's events in the database to what it publishes now.
 
     A changed event gets a higher SEQUENCE; one the source no longer publishes is cancelled (calendar apps then
-    remove it), unless it simply grew too old to be read. Events of a source no longer followed (one whose address
+    remove it), unless it simply grew too old to be read, or is still published but was left out of this reading
+    by the limit on events (it stays as it was last read). Events of a source no longer followed (one whose address
     changed, say) are taken over by the source that publishes them now.
     """
     result = Merge()
@@ -384,7 +570,7 @@ async def merge(repo: Repos, source: CalendarSource, reading: Reading, now: date
         result.added = len(new)
     for event in known.values():
         gone_by_age = event.last_moment < now - past
-        if event.cancelled or gone_by_age:
+        if event.cancelled or gone_by_age or event.uid in reading.left_out:
             continue
         event.cancel(now)
         result.removed += 1
