@@ -46,7 +46,7 @@ def sender_allowed(message: Message, config: Config) -> bool:
     return server in allowed
 
 
-def roles_of(user_id: str, stored_roles: Iterable[str], room_kind: RoomKind, config: Config) -> frozenset[Role]:
+def roles_of(user_id: str, stored_roles: Iterable[str], config: Config) -> frozenset[Role]:
     """Configured roles and roles granted in the database. Where one speaks grants nothing: a référent invited
     to the review room (to follow a discussion, by mistake) is no reviewer there."""
     roles = {Role.MEMBER}

@@ -111,7 +111,8 @@ class Router:
                         if message.dedupe and message.event_id in state.data.get("events", ()):
                             return []
                         replies, clean = await self._dialog_input(message, person, repo, state)
-                        if message.dedupe and await repo.dialogs.get(person.id) is None:
+                        # After a failure the transaction was rolled back (and the event marked by `_undo`).
+                        if message.dedupe and clean and await repo.dialogs.get(state.person_id) is None:
                             await repo.processed.mark(message.platform, message.event_id)  # its last answer
                         return self._keep(user_key, person, replies, clean)
                 if message.dedupe and not await repo.processed.mark(message.platform, message.event_id):
@@ -209,7 +210,7 @@ class Router:
         if command is None:
             self.metrics.commands.labels("-", "unknown").inc()
             return [self._unknown(line.name)], True
-        roles = roles_of(message.sender, person.roles or (), message.room_kind, self.config)
+        roles = roles_of(message.sender, person.roles or (), self.config)
         denial = check(command, roles, message.room_kind)
         if denial is not None:
             self.metrics.commands.labels(command.name, "denied").inc()
@@ -264,7 +265,7 @@ class Router:
             repo=repo,
             config=self.config,
             registry=self.registry,
-            roles=roles_of(message.sender, person.roles or (), message.room_kind, self.config),
+            roles=roles_of(message.sender, person.roles or (), self.config),
             language=person.language or self.config.language,
             now=self.db.clock.now(),
             words=words,

@@ -229,3 +229,33 @@ async def test_a_file_the_platform_would_not_hand_over_is_asked_again(app: App) 
                              "plaît. Votre saisie en cours est conservée.")
     [reply] = await circuit.say("", attachments=(pdf(),))
     assert "Étape 10/10" in reply.plain()
+
+
+async def test_a_dialog_whose_sending_fails_gets_the_internal_error_sentence_and_keeps_the_answers(app: App) -> None:
+    import commands
+    from bot.dialogs import Flow
+    from bot.forms import Field, Form
+
+    registry = Registry()
+    for shipped in commands.load():
+        registry.add(shipped)
+
+    async def failing(ctx: Context, answers: dict[str, object], context: dict[str, object]) -> Reply:
+        raise RuntimeError("the archive is away")
+
+    registry.add_flow("panne", Flow(form=Form("panne", _("Panne"), (Field("texte", _("Texte")),)), submit=failing,
+                                    confirm=False))
+
+    @registry.command("demarrer", help=_("Démarre"), family="t")
+    async def start(ctx: Context) -> Reply:
+        return await ctx.dialog.start(ctx, "panne")
+
+    bot = App(app.config, registry=registry, db=app.db)
+    user = unique_user()
+    await say(bot, "!demarrer", user=user)
+    [reply] = await replies(bot, "mon texte", user=user)
+    assert reply.tone is Tone.ERROR
+    assert reply.plain().startswith("Désolé, une erreur interne est survenue (référence ")
+    # Nothing was lost: the dialog is still there, waiting for the same answer.
+    [again] = await replies(bot, "mon texte", user=user)
+    assert again.plain().startswith("Désolé, une erreur interne est survenue (référence ")
