@@ -50,6 +50,7 @@ def form_context(config: Config, now: datetime) -> FormContext:
         files=FileStore(config.files.dir),
         max_file_bytes=config.files.max_size_mb * 1024 * 1024,
         today=now.astimezone(config.tz).date(),
+        tz=config.tz,
     )
 
 
@@ -198,17 +199,17 @@ class Dialogs:
     ) -> list[Reply]:
         step = state.step
         form_field = flow.form.fields[step]
-        if answer.text.strip() == SKIP and not answer.attachments:
-            if form_field.required:
-                return [question(flow, step, data["answers"], str(_("Ce champ est obligatoire : il ne peut pas "
-                                                                    "être passé.")))]
-            value: Any = None
-        else:
-            try:
-                value = parse(form_field, answer, form_context(ctx.config, ctx.now))
-            except Invalid as exc:
-                await self._save(ctx, state, step, data)  # the idle clock restarts: the person is there
-                return [question(flow, step, data["answers"], exc.message)]
+        skipped = answer.text.strip() == SKIP and not answer.attachments
+        if skipped and form_field.required:
+            return [question(flow, step, data["answers"], str(_("Ce champ est obligatoire : il ne peut pas "
+                                                                "être passé.")))]
+        try:
+            value = None if skipped else parse(form_field, answer, form_context(ctx.config, ctx.now))
+            if flow.form.check is not None:
+                flow.form.check({**data["answers"], form_field.name: value}, form_context(ctx.config, ctx.now))
+        except Invalid as exc:
+            await self._save(ctx, state, step, data)  # the idle clock restarts: the person is there
+            return [question(flow, step, data["answers"], exc.message)]
         data["answers"][form_field.name] = value
         editing = data.get("mode") == "edit"
         next_step = step + 1

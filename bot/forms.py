@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.glossary import TermList
 from bot.i18n import LazyText, _
@@ -56,11 +57,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class FormContext:
-    """What reading an answer may need besides the answer: where files go, how big they may be, today."""
+    """What reading an answer may need besides the answer: where files go, how big they may be, today, and the
+    time zone people live in."""
 
     files: FileStore
     max_file_bytes: int
     today: date
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Form:
     title: LazyText
     fields: tuple[Field, ...]
     intro: LazyText | None = None
+    # A rule across fields (e.g. a time that does not exist on that date), run with the answers so far each time
+    # one is taken; raises Invalid, and the answer just given is asked again.
+    check: Callable[[dict[str, Any], FormContext], None] | None = None
 
     def index(self, name: str) -> int:
         for i, f in enumerate(self.fields):
@@ -253,13 +259,10 @@ def _list(text: str) -> list[str]:
 
 def parse_department(text: str) -> str:
     """A département code from a code or a name; Invalid says which ones were meant, or suggests one."""
-    code = departments.normalize_code(text)
-    if code:
-        return code
+    found = departments.resolve(text)
+    if found is not None:
+        return found.code
     matches = departments.search(text)
-    exact = [d for d in matches if fold(d.name) == fold(text)]
-    if len(exact) == 1 or len(matches) == 1:
-        return (exact or matches)[0].code
     if matches:
         names = ", ".join(f"{d.code} {d.name}" for d in matches[:6])
         raise Invalid(_("« {q} » désigne plusieurs départements : {options}. Précisez le code.").format(

@@ -12,7 +12,7 @@ from bot.config import is_calendar_url
 from bot.context import Context
 from bot.dialogs import Flow
 from bot.errors import UserError
-from bot.forms import ALL_DAY, Field, Form, Invalid, Kind
+from bot.forms import ALL_DAY, Field, Form, FormContext, Invalid, Kind
 from bot.glossary import Term, TermList
 from bot.i18n import _, language
 from bot.messages import Reply, RoomKind
@@ -35,6 +35,41 @@ SCOPES = TermList("event_scopes", (
     Term("department", _("Mon département")),
 ))
 
+
+def local_moment(day: date, clock: str, tz: ZoneInfo) -> datetime:
+    """`day` at `clock` ("14:30") where people live. A time that the change to summer time skips is refused with
+    the reason; one that the change to winter time repeats is its first occurrence, as RFC 5545 reads it."""
+    hour, minute = (int(x) for x in clock.split(":"))
+    moment = datetime.combine(day, time(hour, minute), tz)  # fold 0: the first of a repeated hour
+    on_the_clock = moment.astimezone(UTC).astimezone(tz)
+    if on_the_clock.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        skipped = int(((moment.replace(fold=1).utcoffset() or timedelta()) - (moment.utcoffset() or timedelta()))
+                      .total_seconds() // 60)
+        raise Invalid(_("Le {day} à {time} n'existe pas : cette nuit-là, les horloges avancent de {gap} (passage à "
+                        "l'heure d'été). Changez l'heure (par exemple {other}) ou la date.").format(
+            day=day.strftime("%d/%m/%Y"), time=clock, gap=duration_text(skipped),
+            other=on_the_clock.strftime("%H:%M")))
+    return moment
+
+
+def duration_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
+def check_times(answers: dict[str, Any], ctx: FormContext) -> None:
+    """The start and the end given as times must exist on the event's day (the event form's `check`)."""
+    if not answers.get("date") or answers.get("start") in (None, ALL_DAY):
+        return
+    day = date.fromisoformat(answers["date"])
+    local_moment(day, answers["start"], ctx.tz)
+    end = answers.get("end")
+    if end and end.startswith("until:"):
+        local_moment(day, end.removeprefix("until:"), ctx.tz)
+
+
 EVENT_FORM = Form(
     name="event",
     title=_("Un événement dans l'agenda partagé"),
@@ -49,6 +84,7 @@ EVENT_FORM = Form(
         Field("description", _("Description"), required=False, max_length=2000),
         Field("scope", _("Pour qui ?"), Kind.CHOICE, choices=SCOPES),
     ),
+    check=check_times,
 )
 
 
@@ -62,19 +98,28 @@ def times(answers: dict[str, Any], tz: ZoneInfo) -> tuple[datetime, datetime, bo
     if answers["start"] == ALL_DAY:
         start = datetime.combine(day, time(0), tz)
         return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC), True
-    hour, minute = (int(x) for x in answers["start"].split(":"))
-    start = datetime.combine(day, time(hour, minute), tz)
+    start = local_moment(day, answers["start"], tz)
     end_spec = answers.get("end") or "duration:60"
     kind, amount = end_spec.split(":", 1)
     if kind == "duration":
-        end = start + timedelta(minutes=int(amount))
+        # In UTC: an aware datetime plus a timedelta keeps its wall clock, and a night that changes the hour
+        # would make « 1 h » last two, or none.
+        end = start.astimezone(UTC) + timedelta(minutes=int(amount))
     else:
-        end_hour, end_minute = (int(x) for x in amount.split(":"))
-        end = datetime.combine(day, time(end_hour, end_minute), tz)
+        end = local_moment(day, amount, tz)
         if end <= start:
             raise Invalid(_("La fin ({end}) est avant le début ({start}) : pour une durée, écrivez « durée 1h30 » "
                             "(« modifier 4 »).").format(end=amount, start=answers["start"]))
     return start.astimezone(UTC), end.astimezone(UTC), False
+
+
+def clock_text(moment: datetime) -> str:
+    """A local time as people read it; one that the change to winter time shows twice says which it is."""
+    text = moment.strftime("%H:%M")
+    if moment.replace(fold=1 - moment.fold).utcoffset() == moment.utcoffset():
+        return text
+    season = _("heure d'été") if moment.dst() else _("heure d'hiver")
+    return f"{text} ({season})"
 
 
 def when(event: Event | Occurrence, tz: ZoneInfo) -> str:
@@ -82,8 +127,8 @@ def when(event: Event | Occurrence, tz: ZoneInfo) -> str:
     if event.all_day:
         return start.strftime("%d/%m/%Y") + " " + str(_("(journée)"))
     end = event.ends_at.astimezone(tz) if event.ends_at else None
-    text = start.strftime("%d/%m/%Y %H:%M")
-    return text + (end.strftime("–%H:%M") if end else "")
+    text = start.strftime("%d/%m/%Y ") + clock_text(start)
+    return text + ("–" + clock_text(end) if end else "")
 
 
 async def save_event(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> Reply:
@@ -416,7 +461,7 @@ async def subscribe(ctx: Context, quoi: str | None, departement: str | None) -> 
 # reminders; a cancelled event gets none.
 def reminder(event: Event, tz: ZoneInfo) -> Reply:
     start = event.starts_at.astimezone(tz)
-    when = start.strftime("%d/%m/%Y") if event.all_day else start.strftime("%d/%m/%Y %H:%M")
+    when = start.strftime("%d/%m/%Y") if event.all_day else start.strftime("%d/%m/%Y ") + clock_text(start)
     lines = [str(_("Rappel : {title}, le {when}.")).format(title=event.title, when=when)]
     place = event.url or event.location
     if place:

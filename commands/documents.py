@@ -148,6 +148,10 @@ async def status(ctx: Context, id: str | None) -> Reply | list[Reply]:
         from commands.review import start_info_answer
 
         replies.extend(await start_info_answer(ctx, item))
+    if item.feature_consent == "asked" and item.submitter_id == ctx.person.id:
+        from commands.review import start_consent_answer
+
+        replies.extend(await start_consent_answer(ctx, item))
     return replies
 
 

@@ -57,7 +57,7 @@ async def do_claim(ctx: Context, item: Item) -> list[Reply]:
 async def do_approve(ctx: Context, item: Item, note: str | None) -> list[Reply]:
     async def archive_and_announce(ctx: Context, item: Item) -> None:
         rid = str(item.readable_id)
-        verb = _("archivé") if item.kind == "document" else _("publié")
+        verb = _("archivée") if item.kind == "document" else _("publiée")  # agrees with « votre soumission »
         lines = [
             str(_("Bonne nouvelle : votre soumission {id} « {title} » est {verb} par l'ONPE.")).format(
                 id=rid, title=item.title, verb=verb
@@ -146,8 +146,19 @@ async def start_info_answer(ctx: Context, item: Item) -> list[Reply]:
     return [Reply.text(str(_("L'ONPE attend votre complément sur {id} : écrivez-le ici.")).format(id=item.readable_id))]
 
 
+async def moved_on(ctx: Context, item: Item, action: str) -> Reply | None:
+    """Said when `item` was decided while its dialog was being answered (a reason, a complement): returned rather
+    than raised, so that the dialog ends with it instead of asking again about what is settled."""
+    if review.allowed(item, action):
+        return None
+    return Reply.error(await review.why_not(ctx, item, action), topic=str(item.readable_id))
+
+
 async def answer_info(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> Reply:
     item = await review.find_item(ctx, context["item"])
+    settled = await moved_on(ctx, item, "answer_info")
+    if settled is not None:
+        return settled
     text = answers["answer"]
 
     async def relay(ctx: Context, item: Item) -> None:
@@ -184,6 +195,9 @@ CONSENT_FORM = Form(
 
 async def reason_given(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> list[Reply]:
     item = await review.find_item(ctx, context["item"])
+    settled = await moved_on(ctx, item, context["action"])
+    if settled is not None:
+        return [settled]
     if context["action"] == "reject":
         return await do_reject(ctx, item, answers["reason"])
     return await do_request_info(ctx, item, answers["reason"])
@@ -191,8 +205,9 @@ async def reason_given(ctx: Context, answers: dict[str, Any], context: dict[str,
 
 async def consent_given(ctx: Context, answers: dict[str, Any], context: dict[str, Any]) -> Reply:
     item = await review.find_item(ctx, context["item"])
-    if item.submitter_id != ctx.person.id:
-        raise UserError(_("Seule la personne qui a soumis {id} peut donner son accord.").format(id=item.readable_id))
+    if item.submitter_id != ctx.person.id:  # and the dialog ends: it was never this person's to answer
+        return Reply.error(str(_("Seule la personne qui a soumis {id} peut donner son accord.")).format(
+            id=item.readable_id))
     given = bool(answers["consent"])
     rid = str(item.readable_id)
     item.feature_consent = "given" if given else "refused"
@@ -206,6 +221,23 @@ async def consent_given(ctx: Context, answers: dict[str, Any], context: dict[str
         f"consent:{rid}",
     )
     return Reply.success(str(_("Merci, votre réponse est enregistrée.")))
+
+
+def consent_request(item: Item) -> list[str]:
+    return [
+        str(
+            _("L'ONPE souhaite mettre en avant votre soumission {id} « {title} » (lettre de l'ONPE, site internet).")
+        ).format(id=item.readable_id, title=item.title),
+        str(FEATURING_RULE),
+    ]
+
+
+async def start_consent_answer(ctx: Context, item: Item) -> list[Reply]:
+    """The submitter's way back to a pending request for consent (`statut ID`), when it found them busy."""
+    if await ctx.dialog.active(ctx) is not None:
+        return []
+    await ctx.dialog.start(ctx, "feature_consent", {"item": str(item.readable_id)})
+    return [Reply.text(*consent_request(item), str(_("Acceptez-vous ? Répondez « oui » ou « non ».")))]
 
 
 registry.add_flow("info_answer", Flow(INFO_FORM, answer_info, confirm=False))
@@ -322,15 +354,13 @@ async def feature(ctx: Context, id: str) -> Reply:
         raise UserError(_("Je ne retrouve pas la personne qui a soumis {id}.").format(id=rid))
     item.feature_consent = "asked"
     await ctx.repo.audit.append(rid, "feature_asked", actor_id=ctx.person.id)
-    text = [
-        str(
-            _("L'ONPE souhaite mettre en avant votre soumission {id} « {title} » (lettre de l'ONPE, site internet).")
-        ).format(id=rid, title=item.title),
-        str(FEATURING_RULE),
-    ]
+    text = consent_request(item)
     if await ctx.repo.dialogs.get(submitter.id) is None:
         await ctx.dialog.start_for(ctx, submitter, "feature_consent", {"item": rid})
         text.append(str(_("Acceptez-vous ? Répondez « oui » ou « non ».")))
+    else:  # busy with another dialog: the question waits for them, behind `statut ID`
+        text.append(str(_("Terminez d'abord votre saisie en cours, puis tapez « statut {id} » pour répondre.")).format(
+            id=rid))
     await notify.to_person(ctx, submitter.platform, submitter.platform_user_id, Reply.text(*text), f"feature:{rid}")
     return Reply.success(str(_("Accord demandé à la personne qui a soumis {id}.")).format(id=rid), topic=rid)
 
@@ -397,8 +427,20 @@ async def reacted(ctx: Context, reaction: Reaction) -> list[Reply]:
         return await do_claim(ctx, item)
     if item.status not in review.TRANSITIONS[action].sources:
         raise UserError(await review.why_not(ctx, item, action))
-    if await ctx.dialog.active(ctx) is not None:
-        raise UserError(_("Terminez d'abord votre saisie en cours (ou « annuler »)."))
+    busy = await ctx.dialog.active(ctx)
+    if busy is not None:
+        # Asking the reason would need a dialog of its own; the one in progress must not be lost for it.
+        sentence = (
+            _("Votre saisie en cours (« {title} », étape {k}) est conservée. Pour refuser {id} sans la quitter, "
+              "tapez ici « {cmd} {id} <motif> ».")
+            if action == "reject"
+            else _("Votre saisie en cours (« {title} », étape {k}) est conservée. Pour demander un complément sur "
+                   "{id} sans la quitter, tapez ici « {cmd} {id} <question> ».")
+        )
+        raise UserError(sentence.format(
+            title=ctx.dialog.flows[busy.form].form.title, k=busy.step + 1, id=item.readable_id,
+            cmd=f"{ctx.prefix}{'refuser' if action == 'reject' else 'complement'}",
+        ))
     await ctx.dialog.start(ctx, "review_reason", {"item": str(item.readable_id), "action": action})
     prompt = (
         _("Motif du refus de {id} ? Écrivez-le ici (ou « annuler »).")

@@ -73,10 +73,16 @@ def _words_match(query_words: list[str], department: Department, folded: str) ->
     )
 
 
+def _named(folded_query: str) -> Department | None:
+    """The exact-name rule: the département whose whole name is the query, e.g. « Savoie » among Savoie and
+    Haute-Savoie, or « Loire » among Loire, Haute-Loire, Loire-Atlantique…"""
+    return next((d for d, folded_name in _folded_names() if folded_name == folded_query), None)
+
+
 def search(query: str) -> list[Department]:
     """Départements matching a code, a name (accents, case and punctuation ignored) or, failing that, a region.
 
-    Exact name matches come first, then prefix matches on the name's words, each group in code order.
+    The exact name comes first, then prefix matches on the name's words in code order.
     """
     department = get(query)
     if department is not None:
@@ -86,15 +92,14 @@ def search(query: str) -> list[Department]:
         return []
     query_words = folded_query.split()
 
-    exact: list[Department] = []
-    partial: list[Department] = []
-    for candidate, folded_name in _folded_names():
-        if folded_name == folded_query:
-            exact.append(candidate)
-        elif _words_match(query_words, candidate, folded_name):
-            partial.append(candidate)
-    if exact or partial:
-        return exact + partial
+    named = _named(folded_query)
+    partial = [
+        candidate
+        for candidate, folded_name in _folded_names()
+        if candidate != named and _words_match(query_words, candidate, folded_name)
+    ]
+    if named or partial:
+        return [named, *partial] if named else partial
 
     # Regions are only a fallback so that "corse" or "guadeloupe" still resolve to the département names.
     return [
@@ -103,6 +108,15 @@ def search(query: str) -> list[Department]:
         if fold(candidate.region) == folded_query
         or all(any(w.startswith(q) for w in fold(candidate.region).split()) for q in query_words)
     ]
+
+
+def resolve(query: str) -> Department | None:
+    """The one département `query` designates: by its code, its exact name, or as the only match of `search`;
+    None when there is none, or a choice to make (« seine »)."""
+    matches = search(query)
+    if len(matches) == 1:
+        return matches[0]
+    return _named(fold(query)) if matches else None
 
 
 def suggest(query: str, limit: int = 3) -> list[Department]:

@@ -202,13 +202,8 @@ def _resolve_word(value: str, words: Mapping[str, str] | None) -> str | None:
 
 
 def _resolve_department(value: str) -> str | None:
-    matches = departments.search(value)
-    if len(matches) == 1:
-        return matches[0].code
-    # Several: only an exact name decides ("Loire" among Loire, Haute-Loire, Loire-Atlantique...).
-    if matches and fold(matches[0].name) == fold(value):
-        return matches[0].code
-    return None
+    found = departments.resolve(value)
+    return found.code if found else None
 
 
 def parse_query(text: str, vocabularies: Mapping[str, Mapping[str, str]] | None = None) -> Query:

@@ -11,6 +11,9 @@ from bot.messages import Attachment, Message, Prompt, Reaction, Reply, RoomKind
 from tests.chat import message
 
 PLATFORM = "console"
+# The `app` fixture makes "onpe" a reviewer; a circuit adds "claire", for what two reviewers do at once. Everyone
+# else ("marie", "paul", …) is a référent, wherever they speak.
+SECOND_REVIEWER = "@claire:console"
 
 
 def pdf(body: str = "") -> Attachment:
@@ -40,6 +43,8 @@ class Circuit:
     def __post_init__(self) -> None:
         self.app.router.platforms[:] = [PLATFORM]
         self.app.outbox.register(PLATFORM, self._deliver)
+        if SECOND_REVIEWER not in self.app.config.roles.reviewers:
+            self.app.config.roles.reviewers.append(SECOND_REVIEWER)
 
     async def _deliver(self, message_id: int, target: str, payload: dict[str, Any]) -> None:
         self.sent.append(Sent(target, Reply.from_json(payload["reply"])))
@@ -57,10 +62,14 @@ class Circuit:
     async def text(self, *args: Any, **kwargs: Any) -> str:
         return "\n".join(r.plain() for r in await self.say(*args, **kwargs))
 
-    async def react(self, key: str, subject: str, user: str = "onpe") -> list[Reply]:
+    async def react(
+        self, key: str, subject: str, user: str = "onpe", room: RoomKind = RoomKind.REVIEW
+    ) -> list[Reply]:
+        """`user` reacts with `key` on the bot's message about `subject` (its card, or a copy of it) in `room`."""
         sender = f"@{user}:console"
+        room_id = f"dm:{sender}" if room is RoomKind.DIRECT else room.value
         replies = await self.app.router.handle_reaction(Reaction(
-            platform=PLATFORM, event_id=uuid.uuid4().hex, room_id="review", room_kind=RoomKind.REVIEW,  # type: ignore[arg-type]
+            platform=PLATFORM, event_id=uuid.uuid4().hex, room_id=room_id, room_kind=room,  # type: ignore[arg-type]
             sender=sender, sender_name=user, key=key, prompt=Prompt("review", subject),  # type: ignore[arg-type]
         ))
         await self.app.outbox.send_due()

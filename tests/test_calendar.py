@@ -16,6 +16,7 @@ from tests.circuit import Circuit
 from tests.db_fixtures import TEST_START
 
 NEXT_YEAR = TEST_START.year + 1
+NOTHING_COMING = "Rien dans l'agenda pour les 60 prochains jours.\nPour en ajouter : `!evenement`"
 
 
 def in_days(days: int) -> datetime:
@@ -64,7 +65,7 @@ async def test_the_agenda_lists_what_is_coming_for_the_network_and_the_departmen
     rid = await create(circuit, "Comité technique", day, "14h30", "16h", "Moulins", "-", "2")
     agenda = await circuit.text("!agenda")
     assert f"{rid} — {day} 14:30–16:00 — Comité technique (03 Allier) — Moulins" in agenda
-    assert rid not in await circuit.text("!agenda", user="paul")  # another département's referent
+    assert await circuit.text("!agenda", user="paul") == NOTHING_COMING  # another département's referent
 
 
 async def test_a_whole_day_event_runs_from_midnight_to_midnight(circuit: Circuit) -> None:
@@ -111,7 +112,9 @@ async def test_only_onpe_creates_network_events(circuit: Circuit) -> None:
 async def test_an_event_is_changed_and_cancelled_by_its_author_only(circuit: Circuit) -> None:
     day = in_days(20).strftime("%d/%m/%Y")
     rid = await create(circuit, "Formation", day, "9h", "12h", "Moulins", "-", "2")
-    assert "Seuls la personne qui a créé" in await circuit.text(f"!evenement annuler {rid}", user="paul")
+    refused = await circuit.text(f"!evenement annuler {rid}", user="paul")
+    assert refused.split("\n")[0] == f"Seuls la personne qui a créé {rid} et l'ONPE peuvent le changer."
+    assert not (await stored(circuit.app, rid)).cancelled
     summary = await circuit.text(f"!evenement modifier {rid}")
     assert "Formation" in summary and "Récapitulatif" in summary
     await circuit.say("modifier 1")
@@ -119,27 +122,35 @@ async def test_an_event_is_changed_and_cancelled_by_its_author_only(circuit: Cir
     assert f"Événement {rid} modifié" in await circuit.text("oui")
     event = await stored(circuit.app, rid)
     assert event.title == "Formation des référents" and event.sequence == 1
-    assert f"{rid} est annulé" in await circuit.text(f"!evenement annuler {rid}")
+    cancelled = await circuit.text(f"!evenement annuler {rid}")
+    assert cancelled == f"{rid} est annulé ; les agendas abonnés l'afficheront comme tel."
     event = await stored(circuit.app, rid)
     assert event.cancelled and event.sequence == 2
-    assert rid not in await circuit.text("!agenda")
+    assert await circuit.text("!agenda") == NOTHING_COMING
+
+
+async def feed_of(app: App, text: str) -> tuple[str, str | None] | None:
+    """The scope and département of the subscription link in `text`; None when the link works no more."""
+    link = re.search(r"http://127\.0\.0\.1:8080/ical/([\w-]+)\.ics", text)
+    assert link, text
+    assert f"webcal://127.0.0.1:8080/ical/{link.group(1)}.ics" in text
+    async with app.db.session() as session:
+        token = await Repos(session).feeds.resolve(link.group(1))
+        return None if token is None else (token.scope, token.department)
 
 
 async def test_subscription_links_are_personal_revocable_and_given_in_a_dm_only(circuit: Circuit) -> None:
     text = await circuit.text("!abonnement", room=RoomKind.GROUP)
-    assert "ne s'utilise qu'en message direct" in text
-    text = await circuit.text("!abonnement")
-    link = re.search(r"http://127\.0\.0\.1:8080/ical/([\w-]+)\.ics", text)
-    assert link and "webcal://127.0.0.1:8080/ical/" in text
-    async with circuit.app.db.session() as session:
-        token = await Repos(session).feeds.resolve(link.group(1))
-        assert token is not None and token.scope == "personal"
-    assert "désactivé" in await circuit.text("!abonnement revoquer")
-    async with circuit.app.db.session() as session:
-        assert await Repos(session).feeds.resolve(link.group(1)) is None
-    assert "/ical/" in await circuit.text("!abonnement departement 29")
-    assert "/ical/" in await circuit.text("!abonnement Réseau")  # as typed, capital and accent included
-    assert "/ical/" in await circuit.text("!abonnement Département 29")
+    assert text.split("\n")[0] == "La commande !abonnement ne s'utilise qu'en message direct avec le bot."
+    personal = await circuit.text("!abonnement")
+    assert await feed_of(circuit.app, personal) == ("personal", None)
+    revoked = await circuit.text("!abonnement revoquer")
+    assert revoked == "1 lien(s) désactivé(s) : les agendas abonnés ne recevront plus rien."
+    assert await feed_of(circuit.app, personal) is None
+    assert await feed_of(circuit.app, await circuit.text("!abonnement departement 29")) == ("department", "29")
+    # As typed, capital and accent included.
+    assert await feed_of(circuit.app, await circuit.text("!abonnement Réseau")) == ("network", None)
+    assert await feed_of(circuit.app, await circuit.text("!abonnement Département 2a")) == ("department", "2A")
     # A wrong code is said, rather than a link to the person's own département handed out instead.
     wrong = await circuit.text("!abonnement departement 999")
     assert "« 999 » n'est pas un code de département" in wrong and "/ical/" not in wrong
@@ -155,7 +166,7 @@ async def test_reminders_go_once_at_each_offset_follow_edits_and_skip_cancelled(
     before = start - timedelta(days=1, minutes=-5)  # within the P1D window
     clock = circuit.app.clock
     clock.set(before)
-    assert await jobs.remind_events(circuit.app) >= 1
+    assert await jobs.remind_events(circuit.app) == 1  # the network's event, in the announcement rooms
     clock.set(before + timedelta(minutes=30))
     assert await jobs.remind_events(circuit.app) == 0  # never twice
     await circuit.app.outbox.send_due()
@@ -218,7 +229,8 @@ async def test_reminders_survive_a_restart_and_an_edit_that_moves_the_event_reca
     await restarted.say(f"!evenement modifier {rid}")
     await restarted.say("modifier 2")
     await restarted.say((day + timedelta(days=1)).strftime("%d/%m/%Y"))
-    assert "modifié" in await restarted.text("oui")
+    changed = await restarted.text("oui")
+    assert changed.startswith(f"Événement {rid} modifié : les agendas abonnés le mettront à jour.")
     moved = (await stored(restarted.app, rid)).starts_at
     assert moved == start + timedelta(days=1)
     clock.set(due + timedelta(hours=2))

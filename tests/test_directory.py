@@ -120,4 +120,19 @@ async def test_csv_import_with_errors_imports_nothing(
     err = capsys.readouterr().err
     assert "rien n'a été importé" in err
     assert "ligne 3" in err and "Allier" in err and "ligne 4" in err
-    assert "Mme Aveyron" not in await say(app, "!annuaire 12", user=unique_user())
+    assert await say(app, "!annuaire 12", user=unique_user()) == (
+        "12 — Aveyron (Occitanie)\nAucun contact ODPE n'est encore enregistré pour ce département."
+    )
+
+
+@pytest.mark.parametrize("user", ["marie", "onpe"])
+@pytest.mark.parametrize(
+    "command", ["!annuaire modifier 15 nom=X", "!annuaire ajouter 15 nom=X", "!annuaire retirer 03 1"]
+)
+async def test_only_admins_edit_the_directory(app: App, user: str, command: str) -> None:
+    before = await say(app, "!annuaire 15", user=unique_user()), await say(app, "!annuaire 03", user=unique_user())
+    [reply] = await replies(app, command, user=user)
+    assert reply.tone is Tone.ERROR
+    assert reply.plain().split("\n")[0] == "Cette action de !annuaire est réservée aux administrateurs du bot."
+    after = await say(app, "!annuaire 15", user=unique_user()), await say(app, "!annuaire 03", user=unique_user())
+    assert after == before

@@ -11,6 +11,8 @@ import pytest
 from bot import jobs
 from bot.app import App
 from bot.messages import Attachment, Reply, RoomKind, Tone
+from storage.ids import parse_readable_id
+from storage.repositories import Repos
 from tests.circuit import Circuit, pdf
 
 REVIEW = RoomKind.REVIEW
@@ -30,14 +32,15 @@ async def test_a_document_goes_from_a_dm_to_the_archive_and_the_announcement_roo
     assert card.reply.stored_file is not None and card.reply.stored_file.name == "rapport.pdf"
 
     text = await circuit.text(f"!approuver {rid} Merci, travail très utile", user="onpe", room=REVIEW)
-    assert f"✅ {rid} archivé par onpe" in text
+    assert text == f"✅ {rid} archivé par onpe ; l'annonce part dans les salons d'annonces."
     [decision] = circuit.to_person("marie")
-    assert "est archivé par l'ONPE" in decision.text and "Merci, travail très utile" in decision.text
+    assert decision.text == (f"Bonne nouvelle : votre soumission {rid} « Observatoire 2025 » est archivée par "
+                             "l'ONPE.\nNote de l'ONPE : Merci, travail très utile")
     [announce] = circuit.to("announce")
     assert f"Nouveau document archivé : {rid} — Observatoire 2025" in announce.text
     assert "Rapports ODPE" in announce.text and "03 — Allier" in announce.text
     assert announce.reply.stored_file is not None
-    assert f"{rid} — Observatoire 2025 : archivé" in await circuit.text("!statut")
+    assert await circuit.text("!statut") == f"Vos soumissions\n  • {rid} — Observatoire 2025 : archivé"
     assert "Statut : archivé" in await circuit.text(f"!voir {rid}", user="paul")
 
 
@@ -135,7 +138,7 @@ async def test_back_and_edit_change_an_answer_without_retyping_the_rest(circuit:
 async def test_cancel_sends_nothing(circuit: Circuit) -> None:
     for answer in ("!soumettre", "1", "Titre"):
         await circuit.say(answer)
-    assert "abandonné : rien n'a été envoyé" in await circuit.text("annuler")
+    assert await circuit.text("annuler") == "« Soumettre un document à l'ONPE » abandonné : rien n'a été envoyé."
     assert circuit.to("review") == []
     assert "Je n'ai pas compris ce message" in await circuit.text("Titre")  # no dialog any more
 
@@ -173,14 +176,15 @@ async def test_the_same_file_twice_is_pointed_out(circuit: Circuit) -> None:
     assert "Récapitulatif" in text  # still at the summary: nothing lost
 
 
-async def test_review_actions_only_by_reviewers_and_only_in_the_review_room(circuit: Circuit) -> None:
-    rid = await circuit.submit()
-    text = await circuit.text(f"!approuver {rid}", user="marie", room=REVIEW)  # in the room, but her own
-    assert f"Vous ne pouvez pas relire votre propre soumission {rid}" in text
-    text = await circuit.text(f"!approuver {rid}", user="onpe", room=RoomKind.DIRECT)
-    assert text.startswith("La commande !approuver ne s'utilise que dans le salon de revue de l'ONPE.")
-    text = await circuit.text(f"!approuver {rid}", user="marie", room=RoomKind.GROUP)
-    assert text.startswith("La commande !approuver est réservée aux relecteurs de l'ONPE.")
+async def test_a_reviewer_cannot_review_their_own_submission(circuit: Circuit) -> None:
+    # Who may review where, for every review action, is tests/test_review_rights.py.
+    rid = await circuit.submit(user="onpe")
+    [reply] = await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    assert reply.tone is Tone.ERROR
+    assert reply.plain().split("\n")[0] == (
+        f"Vous ne pouvez pas relire votre propre soumission {rid} : un autre relecteur s'en chargera."
+    )
+    assert "soumis, en attente de relecture" in await circuit.text(f"!statut {rid}", user="onpe")
     assert circuit.to("announce") == []
 
 
@@ -188,17 +192,17 @@ async def test_an_action_that_no_longer_applies_says_who_did_what_and_when(circu
     rid = await circuit.submit()
     circuit.app.clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # 00:30 on the 25th in Paris
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
-    [reply] = await circuit.say(f"!refuser {rid} trop tard", user="bob", room=REVIEW)
+    [reply] = await circuit.say(f"!refuser {rid} trop tard", user="claire", room=REVIEW)
     assert reply.tone is Tone.ERROR
-    assert reply.plain().startswith(f"{rid} a déjà été archivé par onpe le 25/11/2026.")  # the day in Paris
+    assert reply.plain().split("\n")[0] == f"{rid} a déjà été archivé par onpe le 25/11/2026."  # the day in Paris
 
 
 async def test_a_rejection_reaches_the_submitter_with_its_reason(circuit: Circuit) -> None:
     rid = await circuit.submit()
     await circuit.say(f"!refuser {rid} Ce document est déjà archivé sous une autre forme", user="onpe", room=REVIEW)
     [decision] = circuit.to_person("marie")
-    assert "n'a pas été retenue" in decision.text
-    assert "Motif : Ce document est déjà archivé sous une autre forme" in decision.text
+    assert decision.text == (f"Votre soumission {rid} « Rapport annuel 2025 » n'a pas été retenue par l'ONPE.\n"
+                             "Motif : Ce document est déjà archivé sous une autre forme")
     assert circuit.to("announce") == []
 
 
@@ -212,24 +216,32 @@ async def test_a_request_for_information_loops_back_through_the_submitter(circui
     relayed = [s for s in circuit.to("review") if "Complément de marie" in s.text]
     assert relayed and relayed[0].reply.topic == rid
     assert "Les données de l'ASE 2024, tableau 3." in relayed[0].text
-    assert "en cours de relecture" in await circuit.text(f"!statut {rid}")
+    status = await circuit.text(f"!statut {rid}")
+    assert status.split("\n")[0] == f"{rid} — Rapport annuel 2025 : en cours de relecture"
 
 
 async def test_the_submitter_can_withdraw_a_pending_item(circuit: Circuit) -> None:
     rid = await circuit.submit()
-    assert f"{rid} est retiré" in await circuit.text(f"!annuler {rid}")
-    assert any("a été retiré" in s.text for s in circuit.to("review"))
+    assert await circuit.text(f"!annuler {rid}") == f"{rid} est retiré : l'ONPE ne le relira pas."
+    assert circuit.to("review")[-1].text == f"{rid} a été retiré par la personne qui l'avait soumis."
     text = await circuit.text(f"!approuver {rid}", user="onpe", room=REVIEW)
-    assert f"{rid} a été retiré par la personne qui l'avait soumis" in text
-    assert "Seule la personne" in await circuit.text(f"!annuler {await circuit.submit(user='paul')}")
+    assert text.split("\n")[0].startswith(f"{rid} a été retiré par la personne qui l'avait soumis, le ")
+    pauls = await circuit.submit(user="paul")
+    [refused] = await circuit.say(f"!annuler {pauls}")
+    assert refused.plain().split("\n")[0] == f"Seule la personne qui a soumis {pauls} peut faire cela."
+    assert "soumis, en attente de relecture" in await circuit.text(f"!statut {pauls}", user="paul")
 
 
 async def test_featuring_asks_consent_and_the_newsletter_lists_what_was_agreed(circuit: Circuit) -> None:
     rid = await circuit.submit(title="Guide des indicateurs", summary="Un guide pour construire les indicateurs.")
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
-    assert "Accord demandé" in await circuit.text(f"!valoriser {rid}", user="onpe", room=REVIEW)
-    assert any("Acceptez-vous" in s.text for s in circuit.to_person("marie"))
-    assert "votre réponse est enregistrée" in await circuit.text("oui")
+    asked = await circuit.text(f"!valoriser {rid}", user="onpe", room=REVIEW)
+    assert asked == f"Accord demandé à la personne qui a soumis {rid}."
+    question = circuit.to_person("marie")[-1].text
+    assert question.startswith(f"L'ONPE souhaite mettre en avant votre soumission {rid} « Guide des indicateurs »")
+    assert question.endswith("Acceptez-vous ? Répondez « oui » ou « non ».")
+    assert await circuit.text("oui") == "Merci, votre réponse est enregistrée."
+    assert circuit.to("review")[-1].text == f"marie accepte la valorisation de {rid}."
     markdown, html_reply = await circuit.say("!lettre", user="onpe", room=REVIEW)
     assert markdown.file is not None and html_reply.file is not None
     assert b"## Guide des indicateurs" in markdown.file.data
@@ -239,18 +251,27 @@ async def test_featuring_asks_consent_and_the_newsletter_lists_what_was_agreed(c
 
 async def test_reactions_act_like_the_commands(circuit: Circuit) -> None:
     first = await circuit.submit()
-    await circuit.react("✋", first)
-    assert "en cours de relecture" in await circuit.text(f"!statut {first}")
-    await circuit.react("✅", first)
+    [claimed] = await circuit.react("✋", first)
+    assert claimed.plain() == f"✋ {first} est pris en charge par onpe."
+    status = await circuit.text(f"!statut {first}")
+    assert status.split("\n")[0] == f"{first} — Rapport annuel 2025 : en cours de relecture"
+    [approved] = await circuit.react("✅", first)
+    assert approved.plain() == f"✅ {first} archivé par onpe ; l'annonce part dans les salons d'annonces."
     assert len(circuit.to("announce")) == 1
 
     second = await circuit.submit()
     [ask] = await circuit.react("❌", second)
-    assert f"Motif du refus de {second} ?" in ask.plain()
-    await circuit.say("Hors du champ de l'observatoire", user="onpe", room=REVIEW)
+    assert ask.plain() == f"Motif du refus de {second} ? Écrivez-le ici (ou « annuler »)."
+    [rejected] = await circuit.say("Hors du champ de l'observatoire", user="onpe", room=REVIEW)
+    assert rejected.plain() == f"❌ {second} refusé par onpe. Motif : Hors du champ de l'observatoire"
     decision = circuit.to_person("marie")[-1]
-    assert "Motif : Hors du champ de l'observatoire" in decision.text
-    assert await circuit.react("✅", second, user="marie") != []  # a referent's reaction is refused
+    assert decision.text.endswith("\nMotif : Hors du champ de l'observatoire")
+
+    third = await circuit.submit(user="paul")  # pending: only a reviewer's ✅ could archive it
+    [refused] = await circuit.react("✅", third, user="marie")
+    assert (refused.plain(), refused.tone) == ("Cette action est réservée aux relecteurs de l'ONPE.", Tone.ERROR)
+    status = await circuit.text(f"!statut {third}", user="paul")
+    assert status.split("\n")[0] == f"{third} — Rapport annuel 2025 : soumis, en attente de relecture"
     assert len(circuit.to("announce")) == 1
 
 
@@ -258,7 +279,7 @@ async def test_two_reviewers_approving_at_once_archive_and_announce_once(circuit
     rid = await circuit.submit()
     results = await asyncio.gather(
         circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW),
-        circuit.say(f"!approuver {rid}", user="bob", room=REVIEW),
+        circuit.say(f"!approuver {rid}", user="claire", room=REVIEW),
     )
     texts = ["\n".join(r.plain() for r in replies) for replies in results]
     assert sum("✅" in t for t in texts) == 1
@@ -274,7 +295,7 @@ async def test_a_restart_between_approval_and_announcement_sends_it_once(app: Ap
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
     assert circuit.to("announce") == []
     restarted = Circuit(App(app.config, db=app.db))
-    assert await restarted.app.outbox.send_due() >= 1
+    assert await restarted.app.outbox.send_due() == 2  # the decision to Marie, the announcement
     await restarted.app.outbox.send_due()
     assert len(restarted.to("announce")) == 1
 
@@ -319,8 +340,15 @@ async def test_an_answer_delivered_twice_counts_once(circuit: Circuit) -> None:
     assert "Étape 3/10" in await circuit.text("Titre")
 
 
-@pytest.mark.parametrize("answer", ["-", "n'importe quoi"], ids=["refused-skip", "not-understood-at-summary"])
-async def test_an_answer_that_changes_nothing_is_still_answered_once(circuit: Circuit, answer: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "explained"),
+    [("-", "Ce champ est obligatoire : il ne peut pas être passé."),
+     ("n'importe quoi", "Je n'ai pas compris « n'importe quoi ».")],
+    ids=["refused-skip", "not-understood-at-summary"],
+)
+async def test_an_answer_that_changes_nothing_is_still_answered_once(
+    circuit: Circuit, answer: str, explained: str
+) -> None:
     from tests.chat import message
 
     await circuit.say("!soumettre")
@@ -330,7 +358,8 @@ async def test_an_answer_that_changes_nothing_is_still_answered_once(circuit: Ci
         await circuit.say("", attachments=(pdf(),))
         await circuit.say("-")
     redelivered = message(answer, user="marie", event_id="$same-answer")
-    assert await circuit.app.router.handle(redelivered)  # explained once
+    [reply] = await circuit.app.router.handle(redelivered)  # explained once
+    assert reply.plain().split("\n")[0] == explained
     assert await circuit.app.router.handle(redelivered) == []
 
 
@@ -351,3 +380,26 @@ async def test_a_decision_is_told_in_the_items_thread_of_the_other_platforms_rev
     assert ("review", f"{rid} : accepté par onpe.\nNote : Très utile", rid) in told
     # The reviewer's own review room has the command's answer, not this line too.
     assert not any("accepté par onpe." in s.text for s in circuit.to("review"))
+
+
+async def test_a_nul_typed_in_a_title_is_dropped_and_the_dialog_goes_on(circuit: Circuit) -> None:
+    # No database keeps a NUL in text (PostgreSQL refuses it): a pasted one must cost the person nothing.
+    await circuit.say("!soumettre")
+    await circuit.say("4")
+    [step] = await circuit.say("Rapport\x00 annuel\x00")
+    assert step.plain().startswith("Étape 3/10 — Date du document")
+    for answer in ("03/11/2025", "Service\x00 ODPE", "maltraitance", "Données", "mixte", "03"):
+        await circuit.say(answer)
+    await circuit.say("", attachments=(pdf(),))
+    summary = await circuit.text("-")
+    assert "\n  2. Titre du document : Rapport annuel\n" in summary
+    assert "\n  4. Auteur : Service ODPE\n" in summary
+    [done] = await circuit.say("oui")
+    assert done.plain().startswith("Merci ! Votre document est enregistré sous D-1.")
+    [card] = circuit.to("review")
+    assert "\n  Titre : Rapport annuel\n" in card.text and "\x00" not in card.text
+    async with circuit.app.db.session() as session:
+        readable = parse_readable_id("D-1")
+        assert readable is not None
+        item = await Repos(session).items.get(readable)
+        assert item is not None and (item.title, item.fields["author"]) == ("Rapport annuel", "Service ODPE")

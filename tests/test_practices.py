@@ -32,12 +32,25 @@ async def declare(circuit: Circuit, user: str = "marie") -> str:
     return match.group(1)
 
 
+CONDITIONS_STEP = """Étape 1/11 — Conditions préalables
+• Chaque auto-déclarant porte la responsabilité des informations qu'il délivre. Il certifie leurs exactitudes.
+• Avant d'être mis en ligne et visible par tous, le recueil que vous ferez sera soumis à un comité de sélection.
+• Le recueil de données nécessite également le recueil d'un accord préalable d'un représentant du département \
+d'implantation de la pratique.
+Répondez « oui » si : J'ai lu et j'accepte les conditions ci-dessus.
+(« retour » pour revenir en arrière ; « annuler » pour abandonner)"""
+
+
 async def test_the_conditions_come_first_and_must_be_accepted(circuit: Circuit) -> None:
     first = await circuit.text("!pratique")
-    assert "Étape 1/11 — Conditions préalables" in first
-    assert "Chaque auto-déclarant porte la responsabilité" in first or "responsabilit" in first
+    assert first == (
+        "Déclarer une pratique inspirante\nCe recueil fait connaître les pratiques départementales et associatives. "
+        "Votre déclaration sera examinée par le comité de sélection avant d'être publiée.\n" + CONDITIONS_STEP
+    )
     refused = await circuit.text("non")
-    assert "Pour continuer, répondez « oui »" in refused and "Étape 1/11" in refused
+    assert refused == (
+        "Pour continuer, répondez « oui » (vous acceptez ces conditions) ou « annuler ».\n" + CONDITIONS_STEP
+    )
     assert "Étape 2/11 — Date de mise en œuvre de la pratique" in await circuit.text("oui")
 
 
@@ -50,7 +63,9 @@ async def test_a_practice_is_declared_examined_and_published_once(circuit: Circu
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
     [announce] = circuit.to("announce")
     assert f"Nouvelle pratique inspirante publiée : {rid} — Café des parents" in announce.text
-    assert "publié" in circuit.to_person("marie")[-1].text
+    assert circuit.to_person("marie")[-1].text == (
+        f"Bonne nouvelle : votre soumission {rid} « Café des parents » est publiée par l'ONPE."
+    )
     assert "Statut : publié" in await circuit.text(f"!voir {rid}", user="paul")
 
 
@@ -84,16 +99,26 @@ async def test_onpe_registers_a_fiche_published_at_once(circuit: Circuit) -> Non
     assert "Objectifs du projet : Soutenir la parentalité" in announce.text
 
 
-async def test_only_reviewers_register_fiches(circuit: Circuit) -> None:
-    text = await circuit.text("!pratique fiche", user="marie", room=RoomKind.GROUP)
-    assert "réservée aux relecteurs" in text
+@pytest.mark.parametrize("room", [RoomKind.GROUP, REVIEW, RoomKind.DIRECT])
+async def test_only_reviewers_register_fiches(circuit: Circuit, room: RoomKind) -> None:
+    [reply] = await circuit.say("!pratique fiche", user="marie", room=room)
+    assert reply.plain().split("\n")[0] == "Cette action de !pratique est réservée aux relecteurs de l'ONPE."
+    assert await circuit.text("oui", user="marie") == (  # no dialog was started for her
+        "Je n'ai pas compris ce message. Les commandes commencent par « ! » : tapez `!aide` pour la liste."
+    )
+
+
+async def test_fiches_are_registered_in_the_review_room(circuit: Circuit) -> None:
+    [reply] = await circuit.say("!pratique fiche", user="onpe", room=RoomKind.GROUP)
+    assert reply.plain().split("\n")[0] == "Les fiches dispositifs s'enregistrent dans le salon de revue."
+    assert circuit.to_person("onpe") == []
 
 
 async def test_a_featured_practice_goes_into_the_newsletter_with_its_description(circuit: Circuit) -> None:
     rid = await declare(circuit)
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
     await circuit.say(f"!valoriser {rid}", user="onpe", room=REVIEW)
-    assert "votre réponse est enregistrée" in await circuit.text("oui")
+    assert await circuit.text("oui") == "Merci, votre réponse est enregistrée."
     markdown, _html = await circuit.say("!lettre", user="onpe", room=REVIEW)
     assert markdown.file is not None
     assert "## Café des parents" in markdown.file.data.decode()

@@ -70,21 +70,51 @@ async def test_faq_is_curated_only_by_reviewers(circuit: Circuit) -> None:
     first = re.search(r"F-\d+", listing)
     assert first and "FAQ (14 entrées)" in listing
     key = first.group(0)
-    assert f"Entrée {key} retirée" in await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW)
-    assert f"Il n'y a pas d'entrée {key}" in await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW)
-    assert "réservée aux relecteurs" in await circuit.text("!faq lister", user="marie", room=RoomKind.GROUP)
+    assert await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW) == f"Entrée {key} retirée de la FAQ."
+    again = await circuit.text(f"!faq supprimer {key}", user="onpe", room=REVIEW)
+    assert again.split("\n")[0] == f"Il n'y a pas d'entrée {key} dans la FAQ."
+    for room in (RoomKind.GROUP, REVIEW):  # a référent, even in the review room
+        refused = await circuit.text("!faq lister", user="marie", room=room)
+        assert refused.split("\n")[0] == "La commande !faq est réservée aux relecteurs de l'ONPE."
+    assert "FAQ (13 entrées)" in await circuit.text("!faq lister", user="onpe", room=REVIEW)
 
 
 async def test_search_finds_what_was_archived_in_french(circuit: Circuit) -> None:
     rid = await circuit.submit(title="Évaluation des placements familiaux", summary="Les élèves protégés.")
-    assert rid not in await circuit.text("!chercher évaluations type:document")  # not archived yet
+    not_yet = await circuit.text("!chercher évaluations type:document")  # not archived yet
+    assert not_yet.startswith("Aucun résultat pour « évaluations type:document ».")
     await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
     text = await circuit.text("!chercher évaluations type:document")
     assert f"{rid} — Évaluation des placements familiaux" in text
     assert rid in await circuit.text("!chercher eleve dept:allier annee:2025")
-    assert "Aucun résultat" in await circuit.text("!chercher eleve dept:29")
-    for hostile in ('"', "AND OR NEAR(", "a:b:c", "*", "'; DROP TABLE item;--", "x" * 2000, "🙂"):
-        assert await circuit.say(f"!chercher {hostile}")  # an answer, never an error
+    assert (await circuit.text("!chercher eleve dept:29")).startswith("Aucun résultat pour « eleve dept:29 ».")
+
+
+NO_RESULT_HINT = "Essayez moins de mots, ou sans filtre ; ou posez la question : `!question …`"
+
+
+@pytest.mark.parametrize(
+    ("hostile", "answer"),
+    [
+        ("AND OR NEAR(", f"Aucun résultat pour « AND OR NEAR( ».\n{NO_RESULT_HINT}"),
+        ("a:b:c", f"Aucun résultat pour « a:b:c ».\n{NO_RESULT_HINT}"),
+        ("*", f"Aucun résultat pour « * ».\n{NO_RESULT_HINT}"),
+        ("'; DROP TABLE item;--", f"Aucun résultat pour « '; DROP TABLE item;-- ».\n{NO_RESULT_HINT}"),
+        ("x" * 2000, f"Aucun résultat pour « {'x' * 200} ».\n{NO_RESULT_HINT}"),  # the query shown is cut
+        ("🙂", f"Aucun résultat pour « 🙂 ».\n{NO_RESULT_HINT}"),
+        ("évaluation\x00 NEAR( type:document", "1 résultat(s) pour « évaluation NEAR( type:document »\n  • D-1 —"),
+        ('"', 'Un guillemet " est ouvert mais jamais fermé.'),  # said by the parser, before any search
+    ],
+    ids=["operators", "colons", "star", "sql", "2000-chars", "emoji", "nul-and-operator", "lone-quote"],
+)
+async def test_a_hostile_search_gets_a_real_answer(circuit: Circuit, hostile: str, answer: str) -> None:
+    rid = await circuit.submit(title="Évaluation des placements familiaux")
+    await circuit.say(f"!approuver {rid}", user="onpe", room=REVIEW)
+    [reply] = await circuit.say(f"!chercher {hostile}")
+    assert reply.plain().startswith(answer)
+    assert "erreur interne" not in reply.plain()
+    found = await circuit.text("!chercher évaluation type:document")  # and the index is whole
+    assert found.startswith(f"1 résultat(s) pour « évaluation type:document »\n  • {rid} — Évaluation des placements")
 
 
 async def test_a_search_result_from_the_faq_can_be_shown(circuit: Circuit) -> None:
