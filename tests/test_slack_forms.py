@@ -138,7 +138,8 @@ async def test_app_home_lists_the_persons_submissions_with_their_state(ws: Works
     assert "D-1" in home.text and "Rapport annuel 2025 : soumis, en attente de relecture" in home.text
 
 
-async def test_an_app_home_with_many_long_events_shows_every_one_whole(ws: Workspace) -> None:
+async def sixty_long_events(ws: Workspace) -> list[str]:
+    """Sixty events on sixty days from TEST_START, each with a 200-character title and a 300-character place."""
     from storage.repositories import Repos
 
     titles = [typed(200, f"Réunion {n} des référents & de l'observatoire ") for n in range(60)]
@@ -147,6 +148,11 @@ async def test_an_app_home_with_many_long_events_shows_every_one_whole(ws: Works
             starts = TEST_START + timedelta(days=day, hours=1)
             await Repos(session).events.create(title=title, starts_at=starts, ends_at=starts + timedelta(hours=2),
                                                location=typed(300, "Salle du conseil <bâtiment B> & visio "))
+    return titles
+
+
+async def test_an_app_home_with_many_long_events_shows_every_one_whole(ws: Workspace) -> None:
+    titles = await sixty_long_events(ws)
     await ws.event({"type": "app_home_opened", "user": "UMARIE", "channel": "DUMARIE", "tab": "home"})
     await ws.app.idle()
     [home] = ws.fake.called("views.publish", user_id="UMARIE")  # a Home Slack takes (the fake checks every view)
@@ -157,14 +163,7 @@ async def test_an_app_home_with_many_long_events_shows_every_one_whole(ws: Works
 async def test_an_agenda_too_long_for_one_message_goes_on_in_the_next_and_every_event_is_there(
     ws: Workspace,
 ) -> None:
-    from storage.repositories import Repos
-
-    titles = [typed(200, f"Réunion {n} des référents & de l'observatoire ") for n in range(60)]
-    async with ws.app.db.session() as session:
-        for day, title in enumerate(titles):
-            starts = TEST_START + timedelta(days=day, hours=1)
-            await Repos(session).events.create(title=title, starts_at=starts, ends_at=starts + timedelta(hours=2),
-                                               location=typed(300, "Salle du conseil <bâtiment B> & visio "))
+    titles = await sixty_long_events(ws)
     await ws.slash("agenda")
     await ws.app.idle()
     posts = ws.fake.posted("DUMARIE")  # each one a message Slack takes (the fake checks)
